@@ -1,0 +1,3 @@
+module github.com/dovetail-sync/dovetail
+
+go 1.26
