@@ -200,3 +200,11 @@ var SkipDir = errSkipDir{}
 type errSkipDir struct{}
 
 func (errSkipDir) Error() string { return "skip this folder" }
+
+// Syncer is implemented by connectors that buffer writes. Sync makes every
+// Put, Mkdir, Move, Delete and Trash that has returned durable (the local
+// connector calls syncfs once instead of an fsync per file). The engine calls
+// it before it records completed work in the state DB.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
