@@ -1,0 +1,495 @@
+// Package engine runs one sync of a pair: it resolves what an interrupted
+// run left behind, lists both sides (filtered, with hostile names refused),
+// applies the safety guards, asks the reconciler for a plan, has the
+// executor apply it, and reports what happened path by path.
+//
+// The one-shot `dovetail sync` and the continuous agent both drive this
+// engine.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/dovetail-sync/dovetail/agent/reconcile"
+	"github.com/dovetail-sync/dovetail/agent/transfer"
+	"github.com/dovetail-sync/dovetail/connectors"
+	"github.com/dovetail-sync/dovetail/rules"
+	"github.com/dovetail-sync/dovetail/statedb"
+)
+
+// Pair is a configured sync pair. Fields are set once before Run.
+type Pair struct {
+	Local, Remote connectors.Connector
+	// LocalName and RemoteName describe the sides in messages
+	// ("/home/ann/Docs", "sftp://nas/backup").
+	LocalName, RemoteName string
+	DB                    *statedb.DB
+	Filter                *rules.Filter
+	Options               reconcile.Options
+	// DryRun plans and reports but changes nothing anywhere.
+	DryRun bool
+	// Force overrides the safety guards.
+	Force bool
+	// MaxDelete is the share of synced files (percent) one run may delete
+	// on one side before the run is refused: 0 means the default of 50, a
+	// negative value refuses any delete, 100 disables the guard.
+	MaxDelete int
+	Workers   int
+	// TrashRetention is how long trashed files are kept (default 30 days).
+	TrashRetention time.Duration
+	Log            *slog.Logger
+	// Progress, if set, receives each completed step.
+	Progress func(transfer.Outcome)
+	// Planned, if set, is called with the plan before it is applied.
+	Planned func(reconcile.Plan)
+	// Now returns the current time (default time.Now).
+	Now func() time.Time
+}
+
+// Problem is a path that was not synced, and why.
+type Problem struct {
+	Side reconcile.Side
+	Path string
+	Err  error
+	// Skipped is true for paths Dovetail deliberately does not sync
+	// (symbolic links); false for failures.
+	Skipped bool
+}
+
+// GuardError is a refusal by a safety guard. Nothing was changed.
+type GuardError struct{ Reason string }
+
+func (e *GuardError) Error() string { return e.Reason }
+
+// TrashPurger is implemented by connectors with a local trash folder.
+type TrashPurger interface {
+	PurgeTrash(before time.Time) (int, error)
+}
+
+// Report is what one run did.
+type Report struct {
+	Plan     reconcile.Plan
+	Outcomes []transfer.Outcome
+	Problems []Problem
+	DryRun   bool
+	Started  time.Time
+	Duration time.Duration
+	// Recovered counts unfinished writes of an interrupted run cleaned up.
+	Recovered int
+}
+
+// Failed reports whether any path failed (the pair is not fully in sync).
+func (r *Report) Failed() bool {
+	for _, p := range r.Problems {
+		if !p.Skipped {
+			return true
+		}
+	}
+	for _, o := range r.Outcomes {
+		if o.Err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+const defaultRetention = 30 * 24 * time.Hour
+
+// Run performs one full sync of the pair.
+func (p *Pair) Run(ctx context.Context) (*Report, error) {
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Filter == nil {
+		f, err := rules.Build(nil, false)
+		if err != nil {
+			return nil, err
+		}
+		p.Filter = f
+	}
+	rep := &Report{DryRun: p.DryRun, Started: p.Now()}
+	defer func() { rep.Duration = p.Now().Sub(rep.Started) }()
+	sides := [2]connectors.Connector{p.Local, p.Remote}
+	hashType := p.hashType()
+
+	if !p.DryRun {
+		n, err := p.recover(ctx, sides)
+		if err != nil {
+			return rep, err
+		}
+		rep.Recovered = n
+		p.purgeTrash(sides)
+	}
+
+	base, files, err := p.loadBase(ctx, hashType)
+	if err != nil {
+		return rep, err
+	}
+
+	var lists [2]map[string]connectors.Entry
+	var scanErr [2]error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for s := range sides {
+		wg.Go(func() {
+			m, probs, err := p.scan(ctx, sides[s], reconcile.Side(s))
+			lists[s], scanErr[s] = m, err
+			mu.Lock()
+			rep.Problems = append(rep.Problems, probs...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for s, err := range scanErr {
+		if err == nil {
+			continue
+		}
+		side := reconcile.Side(s)
+		if !connectors.IsNotFound(err) {
+			return rep, fmt.Errorf("list %s side %s: %w", side, p.name(side), err)
+		}
+		if files > 0 && !p.Force {
+			return rep, &GuardError{Reason: fmt.Sprintf(
+				"the %s folder %s does not exist, but %d files were synced with it before. "+
+					"Refusing to treat that as deleting everything: if it is a disk or share that is not mounted, mount it and run again. "+
+					"If you removed it on purpose, run again with --force (deleted files go to the trash of the other side where it has one).",
+				side, p.name(side), files)}
+		}
+		if !p.DryRun {
+			if _, err := sides[s].Mkdir(ctx, ""); err != nil {
+				return rep, fmt.Errorf("create %s folder %s: %w", side, p.name(side), err)
+			}
+		}
+		lists[s] = map[string]connectors.Entry{}
+	}
+	for s := range sides {
+		if files > 0 && countFiles(lists[s]) == 0 && !p.Force {
+			side := reconcile.Side(s)
+			return rep, &GuardError{Reason: fmt.Sprintf(
+				"the %s folder %s is empty, but %d files were synced with it before. "+
+					"Refusing to delete them all on the other side: if a disk is not mounted, mount it and run again; "+
+					"if you emptied the folder on purpose, run again with --force.", side, p.name(side), files)}
+		}
+	}
+
+	in := reconcile.Input{Base: base, Local: lists[0], Remote: lists[1], Now: p.Now(), Options: p.Options}
+	dropProblemPaths(&in, rep.Problems)
+	if err := p.fillHashes(ctx, &in, sides, hashType, rep); err != nil {
+		return rep, err
+	}
+	plan := reconcile.Reconcile(in)
+	rep.Plan = plan
+	if err := p.checkDeletes(plan, files); err != nil {
+		return rep, err
+	}
+	if p.Planned != nil {
+		p.Planned(plan)
+	}
+	if p.DryRun {
+		return rep, nil
+	}
+	if err := p.saveMeta(ctx, hashType); err != nil {
+		return rep, err
+	}
+	x := &transfer.Executor{Sides: sides, DB: p.DB, Hash: hashType, Workers: p.Workers, Log: p.Log, Progress: p.Progress}
+	res, err := x.Apply(ctx, plan)
+	if res != nil {
+		rep.Outcomes = res.Outcomes
+	}
+	return rep, err
+}
+
+func (p *Pair) name(s reconcile.Side) string {
+	if s == reconcile.Local {
+		return p.LocalName
+	}
+	return p.RemoteName
+}
+
+// hashType picks the content hash both sides are compared with: the
+// remote's own where it has one (free in its listings), else SHA-256.
+func (p *Pair) hashType() connectors.HashType {
+	h := p.Remote.Features().Hash
+	if _, err := connectors.NewHash(h); err == nil {
+		return h
+	}
+	return connectors.SHA256
+}
+
+// recover cleans up after a run that was interrupted (killed, power loss):
+// each unfinished intent's debris is removed, then the intent dropped. The
+// full scan that follows puts everything else right.
+func (p *Pair) recover(ctx context.Context, sides [2]connectors.Connector) (int, error) {
+	intents, err := p.DB.Intents(ctx)
+	if err != nil || len(intents) == 0 {
+		return 0, err
+	}
+	for _, in := range intents {
+		for _, s := range sides {
+			if r, ok := s.(connectors.Recoverer); ok {
+				for _, path := range []string{in.Path, in.Dest} {
+					if path == "" {
+						continue
+					}
+					if err := r.Recover(ctx, path); err != nil && !connectors.IsNotFound(err) {
+						p.Log.Warn("cleanup after interrupted run failed", "path", path, "err", err)
+					}
+				}
+			}
+		}
+	}
+	err = p.DB.Update(ctx, func(tx *statedb.Tx) error {
+		for _, in := range intents {
+			if err := tx.DoneIntent(in.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	p.Log.Info("resumed after an interrupted run", "unfinished", len(intents))
+	return len(intents), err
+}
+
+func (p *Pair) purgeTrash(sides [2]connectors.Connector) {
+	ret := p.TrashRetention
+	if ret <= 0 {
+		ret = defaultRetention
+	}
+	for _, s := range sides {
+		if t, ok := s.(TrashPurger); ok {
+			if n, err := t.PurgeTrash(p.Now().Add(-ret)); err != nil {
+				p.Log.Warn("purging old trash failed", "err", err)
+			} else if n > 0 {
+				p.Log.Info("purged old trash", "runs", n, "older than", ret.String())
+			}
+		}
+	}
+}
+
+// loadBase reads the base tree; it returns the number of files in it.
+func (p *Pair) loadBase(ctx context.Context, hashType connectors.HashType) (map[string]reconcile.Base, int, error) {
+	prev, _, err := p.DB.Meta(ctx, "hash_type")
+	if err != nil {
+		return nil, 0, err
+	}
+	keepHash := prev == string(hashType)
+	base := map[string]reconcile.Base{}
+	files := 0
+	err = p.DB.LoadBase(ctx, func(e statedb.Entry) error {
+		b := transfer.ToBase(e)
+		if !keepHash {
+			b.Hash = ""
+		}
+		base[e.Path] = b
+		if !e.Dir {
+			files++
+		}
+		return nil
+	})
+	return base, files, err
+}
+
+func (p *Pair) saveMeta(ctx context.Context, hashType connectors.HashType) error {
+	return p.DB.Update(ctx, func(tx *statedb.Tx) error { return tx.SetMeta("hash_type", string(hashType)) })
+}
+
+// scan lists one side, dropping excluded paths and refusing unsafe names.
+func (p *Pair) scan(ctx context.Context, c connectors.Connector, side reconcile.Side) (map[string]connectors.Entry, []Problem, error) {
+	m := map[string]connectors.Entry{}
+	var probs []Problem
+	tr := p.Filter.NewTracker()
+	err := c.Walk(ctx, "", func(e connectors.Entry) error {
+		if err := connectors.ValidPath(e.Path); err != nil {
+			probs = append(probs, Problem{Side: side, Path: e.Path,
+				Err: fmt.Errorf("unsafe name refused (%v); rename it on the %s side", err, side)})
+			if e.IsDir() {
+				return connectors.SkipDir
+			}
+			return nil
+		}
+		if tr.Excluded(e.Path, e.IsDir()) {
+			if e.IsDir() {
+				return connectors.SkipDir
+			}
+			return nil
+		}
+		m[e.Path] = e
+		return nil
+	}, func(path string, err error) {
+		if tr.Excluded(path, false) {
+			return
+		}
+		probs = append(probs, Problem{Side: side, Path: path, Err: err,
+			Skipped: connectors.KindOf(err) == connectors.Unimplemented})
+	})
+	if err != nil {
+		return nil, probs, err
+	}
+	return m, probs, nil
+}
+
+// dropProblemPaths takes every path that could not be listed (and what is
+// below it) out of the plan on both sides: a folder that cannot be read
+// must not look deleted, and a symlink must not be overwritten by a copy.
+func dropProblemPaths(in *reconcile.Input, probs []Problem) {
+	if len(probs) == 0 {
+		return
+	}
+	bad := map[string]bool{}
+	for _, pr := range probs {
+		bad[pr.Path] = true
+	}
+	hit := func(path string) bool {
+		for p := path; ; p = connectors.Parent(p) {
+			if bad[p] {
+				return true
+			}
+			if p == "" {
+				return false
+			}
+		}
+	}
+	for path := range in.Base {
+		if hit(path) {
+			delete(in.Base, path)
+		}
+	}
+	for _, m := range []map[string]connectors.Entry{in.Local, in.Remote} {
+		for path := range m {
+			if hit(path) {
+				delete(m, path)
+			}
+		}
+	}
+}
+
+// fillHashes computes the content hashes the reconciler needs to decide.
+func (p *Pair) fillHashes(ctx context.Context, in *reconcile.Input, sides [2]connectors.Connector, t connectors.HashType, rep *Report) error {
+	type job struct {
+		side reconcile.Side
+		path string
+	}
+	var jobs []job
+	for path, l := range in.Local {
+		var b *reconcile.Base
+		if v, ok := in.Base[path]; ok {
+			b = &v
+		}
+		var r *connectors.Entry
+		if v, ok := in.Remote[path]; ok {
+			r = &v
+		}
+		nl, nr := reconcile.NeedsHash(b, &l, r, in.Options)
+		if nl {
+			jobs = append(jobs, job{reconcile.Local, path})
+		}
+		if nr {
+			jobs = append(jobs, job{reconcile.Remote, path})
+		}
+	}
+	for path, r := range in.Remote {
+		if _, ok := in.Local[path]; ok {
+			continue
+		}
+		var b *reconcile.Base
+		if v, ok := in.Base[path]; ok {
+			b = &v
+		}
+		if _, nr := reconcile.NeedsHash(b, nil, &r, in.Options); nr {
+			jobs = append(jobs, job{reconcile.Remote, path})
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].path < jobs[j].path })
+	sums := make([]string, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(p.Workers, 2))
+	for i, j := range jobs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			sums[i], errs[i] = connectors.HashOf(ctx, sides[j.side], j.path, t)
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i, j := range jobs {
+		m := in.Local
+		if j.side == reconcile.Remote {
+			m = in.Remote
+		}
+		if errs[i] != nil {
+			// Without a hash the reconciler errs on the safe side (a
+			// conflict keeps both versions); report why.
+			p.Log.Warn("could not hash file", "side", j.side.String(), "path", j.path, "err", errs[i])
+			continue
+		}
+		e := m[j.path]
+		e.Hash = sums[i]
+		m[j.path] = e
+	}
+	return nil
+}
+
+// checkDeletes refuses a plan that deletes more than MaxDelete percent of
+// the synced files, unless forced.
+func (p *Pair) checkDeletes(plan reconcile.Plan, files int) error {
+	if p.Force || files == 0 {
+		return nil
+	}
+	limit := p.MaxDelete
+	switch {
+	case limit == 0:
+		limit = 50
+	case limit < 0:
+		limit = 0 // no deletes at all
+	}
+	if limit >= 100 {
+		return nil
+	}
+	var n [2]int
+	for _, a := range plan.Actions {
+		if a.Op == reconcile.OpDelete && !a.Dir {
+			n[a.Side]++
+		}
+	}
+	for s, d := range n {
+		if d*100 > limit*files {
+			return &GuardError{Reason: fmt.Sprintf(
+				"this run would delete %d of %d synced files (%d%%) on the %s side %s, more than the limit of %d%%. "+
+					"Nothing was changed. Check with --dry-run what would be deleted; if it is what you want, run again with --force or a higher --max-delete.",
+				d, files, d*100/files, reconcile.Side(s), p.name(reconcile.Side(s)), limit)}
+		}
+	}
+	return nil
+}
+
+func countFiles(m map[string]connectors.Entry) int {
+	n := 0
+	for _, e := range m {
+		if !e.IsDir() {
+			n++
+		}
+	}
+	return n
+}
+
+// IsGuard reports whether err is a refusal by a safety guard.
+func IsGuard(err error) bool {
+	var g *GuardError
+	return errors.As(err, &g)
+}
