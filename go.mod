@@ -4,5 +4,5 @@ go 1.26.0
 
 require (
 	github.com/mattn/go-sqlite3 v1.14.53
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.49.0
 )

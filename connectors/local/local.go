@@ -1,0 +1,476 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/dovetail-sync/dovetail/connectors"
+)
+
+// Options configure a Conn.
+type Options struct {
+	// TrashDir is the absolute path of the folder that keeps replaced and
+	// trashed content, normally <root>/.dovetail/trash. "" means no trash:
+	// the Conn does not implement Trash's promise and Put overwrites.
+	TrashDir string
+}
+
+// Conn is a connector rooted at a local folder. It is safe for concurrent
+// use.
+type Conn struct {
+	root     string // absolute, clean
+	trash    string // absolute, clean, or ""
+	trashRel string // trash relative to root when inside it, else ""
+	hidden   string // the folder Walk does not report: trashRel or the state folder holding it
+	stamp    string // this run's trash folder name
+	feat     connectors.Features
+}
+
+var (
+	_ connectors.Connector = (*Conn)(nil)
+	_ connectors.Mover     = (*Conn)(nil)
+	_ connectors.Hasher    = (*Conn)(nil)
+	_ connectors.Trasher   = (*Conn)(nil)
+	_ connectors.Recoverer = (*Conn)(nil)
+	_ connectors.Syncer    = (*Conn)(nil)
+)
+
+// stampLayout names one run's folder in the trash.
+const stampLayout = "20060102-150405"
+
+// tmpPrefix starts the name of every temporary file Put writes; Walk never
+// reports such files.
+const tmpPrefix = ".dovetail.tmp."
+
+// New returns a connector for the folder root. root need not exist yet:
+// operations on a missing root fail with kind NotFound, which lets the
+// engine tell an unmounted disk from an empty folder.
+func New(root string, opts Options) (*Conn, error) {
+	if root == "" {
+		return nil, errors.New("local: empty root path")
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	c := &Conn{root: abs, stamp: time.Now().Format(stampLayout)}
+	if opts.TrashDir != "" {
+		if !filepath.IsAbs(opts.TrashDir) {
+			return nil, fmt.Errorf("local: trash folder %q is not an absolute path", opts.TrashDir)
+		}
+		c.trash = filepath.Clean(opts.TrashDir)
+		if c.trash == abs {
+			return nil, errors.New("local: the trash folder cannot be the root itself")
+		}
+		if rel, err := filepath.Rel(abs, c.trash); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			c.trashRel = filepath.ToSlash(rel)
+			c.hidden = c.trashRel
+			// Dovetail's own state folder (.dovetail) holding the trash is
+			// not synced either.
+			for p := connectors.Parent(c.trashRel); p != ""; p = connectors.Parent(p) {
+				if strings.HasPrefix(connectors.Base(p), ".dovetail") {
+					c.hidden = p
+				}
+			}
+		}
+	}
+	c.feat = connectors.Features{
+		Name:             "local",
+		Hash:             connectors.HashNone,
+		SetModTime:       true,
+		ModTimePrecision: 0,
+		ServerSideMove:   true,
+		ConditionalWrite: false,
+		CaseInsensitive:  false,
+		Trash:            c.trash != "",
+		Rules:            "linux",
+	}
+	return c, nil
+}
+
+// Features returns the connector's capabilities. Trash is set only when
+// Options.TrashDir is; see Connector.
+func (c *Conn) Features() connectors.Features { return c.feat }
+
+// Connector returns c as the engine should see it. Without a trash folder
+// that is a wrapper whose method set lacks Trash, so that it does not
+// satisfy connectors.Trasher and connectors.Remove deletes instead (Trash
+// on the Conn itself then fails with kind Unimplemented).
+func (c *Conn) Connector() connectors.Connector {
+	if c.trash == "" {
+		return noTrash{c}
+	}
+	return c
+}
+
+// untrashed is every interface Conn implements except Trasher.
+type untrashed interface {
+	connectors.Connector
+	connectors.Mover
+	connectors.Hasher
+	connectors.Recoverer
+	connectors.Syncer
+}
+
+type noTrash struct{ untrashed }
+
+// TrashPath returns the absolute path of the trash folder, or "".
+func (c *Conn) TrashPath() string { return c.trash }
+
+// Root returns the absolute path of the root folder.
+func (c *Conn) Root() string { return c.root }
+
+// open validates p and opens the root. The caller closes the Root.
+func (c *Conn) open(op, p string) (*os.Root, error) {
+	if err := connectors.ValidPath(p); err != nil {
+		return nil, &connectors.Error{Kind: connectors.Invalid, Op: op, Path: p, Err: err}
+	}
+	if c.hidden != "" && p != "" && connectors.Within(p, c.hidden) {
+		return nil, connectors.Errorf(connectors.Invalid, op, p, "inside Dovetail's own folder")
+	}
+	r, err := os.OpenRoot(c.root)
+	if err != nil {
+		return nil, c.wrap(op, p, err)
+	}
+	return r, nil
+}
+
+// openParent opens the folder holding p through r, returning it with p's
+// last element. Operations on that element use the *at system calls on the
+// folder's descriptor without following a symbolic link.
+func openParent(r *os.Root, p string) (*os.File, string, error) {
+	f, err := r.OpenFile(osPath(connectors.Parent(p)), os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, connectors.Base(p), nil
+}
+
+func osPath(p string) string {
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+// wrap turns an OS error into a *connectors.Error for op on the relative
+// path p, dropping the absolute paths os errors carry.
+func (c *Conn) wrap(op, p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *connectors.Error
+	if errors.As(err, &ce) {
+		if ce.Op == "" {
+			e := *ce
+			e.Op, e.Path = op, p
+			return &e
+		}
+		return err
+	}
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	k := connectors.KindOf(err)
+	switch {
+	case errors.Is(err, syscall.ELOOP):
+		k = connectors.Unimplemented
+		err = errors.New("symbolic link, not synced")
+	case err.Error() == "path escapes from parent":
+		k = connectors.Invalid
+	case errors.Is(err, context.Canceled):
+		k = connectors.Unknown
+	}
+	return &connectors.Error{Kind: k, Op: op, Path: p, Err: err}
+}
+
+// statAt describes name in the folder dirfd without following a link.
+func statAt(dirfd int, name string) (*unix.Stat_t, error) {
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &st, nil
+	}
+}
+
+// notSynced returns the problem with a non-regular, non-folder object of
+// mode, or nil for files and folders.
+func notSynced(mode uint32) error {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFDIR:
+		return nil
+	case unix.S_IFLNK:
+		return errSymlink
+	case unix.S_IFIFO:
+		return errors.New("named pipe, not a regular file")
+	case unix.S_IFSOCK:
+		return errors.New("socket, not a regular file")
+	case unix.S_IFCHR, unix.S_IFBLK:
+		return errors.New("device, not a regular file")
+	}
+	return errors.New("not a regular file")
+}
+
+var errSymlink = errors.New("symbolic link, not synced")
+
+var errNoReplace = errors.New("no atomic rename without replace")
+
+// problemKind is the kind an unsynced object's error gets.
+func problemKind(err error) connectors.ErrorKind {
+	if err == errSymlink {
+		return connectors.Unimplemented
+	}
+	return connectors.Invalid
+}
+
+func entryOf(p string, st *unix.Stat_t) connectors.Entry {
+	e := connectors.Entry{
+		Path:    p,
+		ModTime: time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
+		ID:      idOf(uint64(st.Dev), uint64(st.Ino)),
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		e.Kind = connectors.Dir
+	} else {
+		e.Kind = connectors.File
+		e.Size = st.Size
+	}
+	e.Rev = revOf(e.Size, e.ModTime.UnixNano(), uint64(st.Ino))
+	return e
+}
+
+func idOf(dev, ino uint64) string {
+	var b [41]byte
+	s := strconv.AppendUint(b[:0], dev, 10)
+	s = append(s, ':')
+	s = strconv.AppendUint(s, ino, 10)
+	return string(s)
+}
+
+func revOf(size, mtimeNs int64, ino uint64) string {
+	var b [48]byte
+	s := strconv.AppendInt(b[:0], size, 36)
+	s = append(s, '.')
+	s = strconv.AppendInt(s, mtimeNs, 36)
+	s = append(s, '.')
+	s = strconv.AppendUint(s, ino, 36)
+	return string(s)
+}
+
+// Stat returns the entry at p. A symbolic link gives kind Unimplemented and
+// any other special file kind Invalid, as Walk reports them.
+func (c *Conn) Stat(ctx context.Context, p string) (connectors.Entry, error) {
+	const op = "stat"
+	r, err := c.open(op, p)
+	if err != nil {
+		return connectors.Entry{}, err
+	}
+	defer r.Close()
+	if err := ctx.Err(); err != nil {
+		return connectors.Entry{}, c.wrap(op, p, err)
+	}
+	if p == "" {
+		f, err := r.Open(".")
+		if err != nil {
+			return connectors.Entry{}, c.wrap(op, p, err)
+		}
+		defer f.Close()
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return connectors.Entry{}, c.wrap(op, p, err)
+		}
+		return entryOf("", &st), nil
+	}
+	d, name, err := openParent(r, p)
+	if err != nil {
+		return connectors.Entry{}, c.wrap(op, p, err)
+	}
+	defer d.Close()
+	st, err := statAt(int(d.Fd()), name)
+	if err != nil {
+		return connectors.Entry{}, c.wrap(op, p, err)
+	}
+	if err := notSynced(st.Mode); err != nil {
+		return connectors.Entry{}, &connectors.Error{Kind: problemKind(err), Op: op, Path: p, Err: err}
+	}
+	return entryOf(p, st), nil
+}
+
+// Open returns a reader of the file at p from offset, length bytes long or
+// to the end when length < 0. The reader fails once ctx is done.
+func (c *Conn) Open(ctx context.Context, p string, offset, length int64) (io.ReadCloser, error) {
+	const op = "open"
+	r, err := c.open(op, p)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if p == "" {
+		return nil, connectors.Errorf(connectors.Exists, op, p, "is a folder")
+	}
+	if offset < 0 {
+		return nil, connectors.Errorf(connectors.Invalid, op, p, "negative offset %d", offset)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, c.wrap(op, p, err)
+	}
+	f, err := openFileAt(r, p)
+	if err != nil {
+		return nil, c.wrap(op, p, err)
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, c.wrap(op, p, err)
+		}
+	}
+	var rd io.Reader = f
+	if length >= 0 {
+		rd = io.LimitReader(f, length)
+	}
+	return &fileReader{ctx: ctx, f: f, r: rd, c: c, path: p}, nil
+}
+
+// openFileAt opens the regular file p for reading without following a
+// symbolic link and without blocking on a fifo.
+func openFileAt(r *os.Root, p string) (*os.File, error) {
+	d, name, err := openParent(r, p)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	fd, err := unix.Openat(int(d.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		unix.Close(fd)
+		return nil, &connectors.Error{Kind: connectors.Exists, Err: errors.New("is a folder")}
+	}
+	if err := notSynced(st.Mode); err != nil {
+		unix.Close(fd)
+		return nil, &connectors.Error{Kind: problemKind(err), Err: err}
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+type fileReader struct {
+	ctx  context.Context
+	f    *os.File
+	r    io.Reader
+	c    *Conn
+	path string
+}
+
+func (r *fileReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, r.c.wrap("read", r.path, err)
+	}
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = r.c.wrap("read", r.path, err)
+	}
+	return n, err
+}
+
+func (r *fileReader) Close() error { return r.f.Close() }
+
+// Hash reads the file at p and returns its hash of type t.
+func (c *Conn) Hash(ctx context.Context, p string, t connectors.HashType) (string, error) {
+	h, err := connectors.NewHash(t)
+	if err != nil {
+		return "", &connectors.Error{Kind: connectors.Unimplemented, Op: "hash", Path: p, Err: err}
+	}
+	rc, err := c.Open(ctx, p, 0, -1)
+	if err != nil {
+		return "", relabel(err, "hash")
+	}
+	defer rc.Close()
+	buf := getBuf()
+	defer putBuf(buf)
+	if _, err := io.CopyBuffer(h, rc, *buf); err != nil {
+		return "", relabel(err, "hash")
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func relabel(err error, op string) error {
+	var ce *connectors.Error
+	if errors.As(err, &ce) && ce.Op != op {
+		e := *ce
+		e.Op = op
+		return &e
+	}
+	return err
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
+func putBuf(b *[]byte) { bufPool.Put(b) }
+
+// tempName returns a fresh temporary name for a write to the file name.
+func tempName(name string) string {
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	return tmpPrefix + truncName(name) + "." + hex.EncodeToString(rnd[:])
+}
+
+// isTempOf reports whether entry is a temporary file tempName(name) made.
+func isTempOf(entry, name string) bool {
+	prefix := tmpPrefix + truncName(name) + "."
+	if !strings.HasPrefix(entry, prefix) || len(entry) != len(prefix)+12 {
+		return false
+	}
+	_, err := hex.DecodeString(entry[len(prefix):])
+	return err == nil
+}
+
+// truncName shortens name so that a temporary name stays within the 255
+// bytes a file name may have, cutting at a character boundary.
+func truncName(name string) string {
+	const max = 255 - len(tmpPrefix) - 1 - 12
+	if len(name) <= max {
+		return name
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(name[i]) {
+		i--
+	}
+	return name[:i]
+}
