@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -130,25 +129,33 @@ func (p *Pair) Run(ctx context.Context) (*Report, error) {
 		p.purgeTrash(sides)
 	}
 
-	base, files, err := p.loadBase(ctx, hashType)
+	// Size the maps from the base once; then read the base and list both
+	// sides at the same time.
+	nFiles, nDirs, err := p.DB.BaseCount(ctx)
 	if err != nil {
 		return rep, err
 	}
-
-	var lists [2]map[string]connectors.Entry
-	var scanErr [2]error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	hint := nFiles + nDirs
+	var (
+		base     map[string]reconcile.Base
+		files    int
+		baseErr  error
+		lists    [2]map[string]connectors.Entry
+		scanErr  [2]error
+		problems [2][]Problem
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { base, files, baseErr = p.loadBase(ctx, hashType, hint) })
 	for s := range sides {
 		wg.Go(func() {
-			m, probs, err := p.scan(ctx, sides[s], reconcile.Side(s))
-			lists[s], scanErr[s] = m, err
-			mu.Lock()
-			rep.Problems = append(rep.Problems, probs...)
-			mu.Unlock()
+			lists[s], problems[s], scanErr[s] = p.scan(ctx, sides[s], reconcile.Side(s), hint)
 		})
 	}
 	wg.Wait()
+	rep.Problems = append(problems[0], problems[1]...)
+	if baseErr != nil {
+		return rep, baseErr
+	}
 	for s, err := range scanErr {
 		if err == nil {
 			continue
@@ -183,10 +190,14 @@ func (p *Pair) Run(ctx context.Context) (*Report, error) {
 
 	in := reconcile.Input{Base: base, Local: lists[0], Remote: lists[1], Now: p.Now(), Options: p.Options}
 	dropProblemPaths(&in, rep.Problems)
-	if err := p.fillHashes(ctx, &in, sides, hashType, rep); err != nil {
-		return rep, err
-	}
 	plan := reconcile.Reconcile(in)
+	if len(plan.NeedHash) > 0 {
+		// Size and time could not decide some paths: hash them and plan again.
+		if err := p.fillHashes(ctx, &in, plan.NeedHash, sides, hashType); err != nil {
+			return rep, err
+		}
+		plan = reconcile.Reconcile(in)
+	}
 	rep.Plan = plan
 	if err := p.checkDeletes(plan, files); err != nil {
 		return rep, err
@@ -276,13 +287,13 @@ func (p *Pair) purgeTrash(sides [2]connectors.Connector) {
 }
 
 // loadBase reads the base tree; it returns the number of files in it.
-func (p *Pair) loadBase(ctx context.Context, hashType connectors.HashType) (map[string]reconcile.Base, int, error) {
+func (p *Pair) loadBase(ctx context.Context, hashType connectors.HashType, hint int) (map[string]reconcile.Base, int, error) {
 	prev, _, err := p.DB.Meta(ctx, "hash_type")
 	if err != nil {
 		return nil, 0, err
 	}
 	keepHash := prev == string(hashType)
-	base := map[string]reconcile.Base{}
+	base := make(map[string]reconcile.Base, hint)
 	files := 0
 	err = p.DB.LoadBase(ctx, func(e statedb.Entry) error {
 		b := transfer.ToBase(e)
@@ -303,8 +314,8 @@ func (p *Pair) saveMeta(ctx context.Context, hashType connectors.HashType) error
 }
 
 // scan lists one side, dropping excluded paths and refusing unsafe names.
-func (p *Pair) scan(ctx context.Context, c connectors.Connector, side reconcile.Side) (map[string]connectors.Entry, []Problem, error) {
-	m := map[string]connectors.Entry{}
+func (p *Pair) scan(ctx context.Context, c connectors.Connector, side reconcile.Side, hint int) (map[string]connectors.Entry, []Problem, error) {
+	m := make(map[string]connectors.Entry, hint)
 	var probs []Problem
 	tr := p.Filter.NewTracker()
 	err := c.Walk(ctx, "", func(e connectors.Entry) error {
@@ -372,46 +383,24 @@ func dropProblemPaths(in *reconcile.Input, probs []Problem) {
 	}
 }
 
-// fillHashes computes the content hashes the reconciler needs to decide.
-func (p *Pair) fillHashes(ctx context.Context, in *reconcile.Input, sides [2]connectors.Connector, t connectors.HashType, rep *Report) error {
+// fillHashes computes the content hashes the reconciler asked for.
+func (p *Pair) fillHashes(ctx context.Context, in *reconcile.Input, reqs []reconcile.HashRequest, sides [2]connectors.Connector, t connectors.HashType) error {
 	type job struct {
 		side reconcile.Side
 		path string
 	}
 	var jobs []job
-	for path, l := range in.Local {
-		var b *reconcile.Base
-		if v, ok := in.Base[path]; ok {
-			b = &v
+	for _, r := range reqs {
+		if r.Local {
+			jobs = append(jobs, job{reconcile.Local, r.Path})
 		}
-		var r *connectors.Entry
-		if v, ok := in.Remote[path]; ok {
-			r = &v
-		}
-		nl, nr := reconcile.NeedsHash(b, &l, r, in.Options)
-		if nl {
-			jobs = append(jobs, job{reconcile.Local, path})
-		}
-		if nr {
-			jobs = append(jobs, job{reconcile.Remote, path})
-		}
-	}
-	for path, r := range in.Remote {
-		if _, ok := in.Local[path]; ok {
-			continue
-		}
-		var b *reconcile.Base
-		if v, ok := in.Base[path]; ok {
-			b = &v
-		}
-		if _, nr := reconcile.NeedsHash(b, nil, &r, in.Options); nr {
-			jobs = append(jobs, job{reconcile.Remote, path})
+		if r.Remote {
+			jobs = append(jobs, job{reconcile.Remote, r.Path})
 		}
 	}
 	if len(jobs) == 0 {
 		return nil
 	}
-	sort.Slice(jobs, func(i, j int) bool { return jobs[i].path < jobs[j].path })
 	sums := make([]string, len(jobs))
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup

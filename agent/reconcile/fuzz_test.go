@@ -133,7 +133,7 @@ func FuzzReconcile(f *testing.F) {
 				t.Fatalf("download-only changed the remote side\n%s", ctx)
 			}
 		}
-		if again := Reconcile(w.input()); len(again.Actions) != 0 {
+		if again := w.plan(); len(again.Actions) != 0 {
 			t.Fatalf("second run not empty:\n%s\n%s", dump(again), ctx)
 		}
 		for _, a := range plan.Actions {

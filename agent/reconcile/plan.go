@@ -74,14 +74,15 @@ type planner struct {
 	// their base must be rewritten even if nothing else changes.
 	relocated map[string]bool
 	// taken holds names given to conflict revisions in this plan.
-	taken   map[string]bool
-	copied  bool // maps are private copies (after the first relocation)
-	moves   []Action
-	deletes []Action
-	mkdirs  []Action
-	copies  []Action
-	records []Action
-	confl   []Conflict
+	taken    map[string]bool
+	copied   bool // maps are private copies (after the first relocation)
+	needHash []HashRequest
+	moves    []Action
+	deletes  []Action
+	mkdirs   []Action
+	copies   []Action
+	records  []Action
+	confl    []Conflict
 }
 
 // seen reports whether path was already visited from the base or an earlier
@@ -154,7 +155,21 @@ func (p *planner) count() int {
 }
 
 func (p *planner) decideOne(path string) {
+	// Fast path for the common case: present and unchanged on both sides.
+	// It allocates nothing and needs no exists() mark: a folder is only
+	// asked about what survives inside it when it is missing, or a file, on
+	// one side, and then none of its children can be on both sides.
+	if b, ok := p.base[path]; ok && !p.relocated[path] {
+		l, lok := p.ent[Local][path]
+		r, rok := p.ent[Remote][path]
+		if lok && rok && changedVerdict(&b, &l, Local, p.opts) == same && changedVerdict(&b, &r, Remote, p.opts) == same {
+			return
+		}
+	}
 	b, e := p.lookup(path)
+	if nl, nr := NeedsHash(b, e[Local], e[Remote], p.opts); nl || nr {
+		p.needHash = append(p.needHash, HashRequest{Path: path, Local: nl, Remote: nr})
+	}
 	l, r := e[Local], e[Remote]
 	if l == nil && r == nil {
 		if b != nil {
@@ -449,7 +464,8 @@ func (p *planner) plan() Plan {
 	acts = append(acts, p.mkdirs...)
 	acts = append(acts, p.copies...)
 	acts = append(acts, p.records...)
-	return Plan{Actions: acts, Conflicts: p.confl}
+	slices.SortFunc(p.needHash, func(a, b HashRequest) int { return cmp.Compare(a.Path, b.Path) })
+	return Plan{Actions: acts, Conflicts: p.confl, NeedHash: p.needHash}
 }
 
 // byDepthDesc orders deeper paths first, then by path.

@@ -165,7 +165,7 @@ func runCase(t *testing.T, c tcase) {
 			t.Errorf("content %q was lost", d)
 		}
 	}
-	again := Reconcile(w.input())
+	again := w.plan()
 	if len(again.Actions) != 0 {
 		t.Errorf("second run is not empty:\n%s", dump(again))
 	}

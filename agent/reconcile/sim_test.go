@@ -110,44 +110,35 @@ func (w *world) listing(s Side) map[string]connectors.Entry {
 
 func (w *world) input() Input {
 	in := Input{Base: w.base, Local: w.listing(Local), Remote: w.listing(Remote), Now: w.now, Options: w.opts}
-	// Fill the hashes the planner asks for, as the engine does.
-	paths := map[string]bool{}
-	for p := range in.Local {
-		paths[p] = true
-	}
-	for p := range in.Remote {
-		paths[p] = true
-	}
-	for path := range paths {
-		var b *Base
-		if v, ok := in.Base[path]; ok {
-			b = &v
-		}
-		l, lok := in.Local[path]
-		r, rok := in.Remote[path]
-		lp, rp := &l, &r
-		if !lok {
-			lp = nil
-		}
-		if !rok {
-			rp = nil
-		}
-		nl, nr := NeedsHash(b, lp, rp, in.Options)
-		if nl {
-			l.Hash = "h:" + w.side[Local][path].data
-			in.Local[path] = l
-		}
-		if nr {
-			r.Hash = "h:" + w.side[Remote][path].data
-			in.Remote[path] = r
-		}
-	}
 	return in
+}
+
+// plan reconciles as the engine does: once, then again with the content
+// hashes the first plan asked for.
+func (w *world) plan() Plan {
+	in := w.input()
+	p := Reconcile(in)
+	if len(p.NeedHash) == 0 {
+		return p
+	}
+	for _, h := range p.NeedHash {
+		if h.Local {
+			e := in.Local[h.Path]
+			e.Hash = "h:" + w.side[Local][h.Path].data
+			in.Local[h.Path] = e
+		}
+		if h.Remote {
+			e := in.Remote[h.Path]
+			e.Hash = "h:" + w.side[Remote][h.Path].data
+			in.Remote[h.Path] = e
+		}
+	}
+	return Reconcile(in)
 }
 
 // sync reconciles and applies the plan; it returns the plan.
 func (w *world) sync() (Plan, error) {
-	p := Reconcile(w.input())
+	p := w.plan()
 	return p, w.apply(p)
 }
 

@@ -253,4 +253,15 @@ type Conflict struct {
 type Plan struct {
 	Actions   []Action
 	Conflicts []Conflict
+	// NeedHash lists paths that size and time could not decide and whose
+	// content hashes the input lacked. The plan treats them as different
+	// (the safe side: a conflict keeps both versions); a caller that can
+	// compute the hashes fills Entry.Hash and reconciles again.
+	NeedHash []HashRequest
+}
+
+// HashRequest names a path and the sides whose content hash would decide it.
+type HashRequest struct {
+	Path          string
+	Local, Remote bool
 }
