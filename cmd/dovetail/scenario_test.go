@@ -20,8 +20,10 @@ package main
 //	requires non-root            skip the scenario when running as uid 0
 //	local|remote|both PATH "content"
 //	                             write a file (parents created); "" is empty.
-//	                             Overwriting a file always moves its mtime
-//	                             forward, as a real later edit would
+//	                             Each write gets an mtime later than the
+//	                             file's previous one and than every earlier
+//	                             write of the scenario, as real later edits
+//	                             would (the kernel clock is coarse)
 //	local|remote|both PATH size=5MiB
 //	                             seeded random content (B, KiB, MiB), the
 //	                             same for the same PATH and size every time
@@ -31,6 +33,7 @@ package main
 //	mv local|remote FROM TO      rename (parents of TO created)
 //	touch SIDE PATH [DURATION]   move the mtime by DURATION (default +2s;
 //	                             "-1h", "+90m"), content unchanged
+//	mtime SIDE PATH TIME         set the mtime to TIME (RFC 3339)
 //	chmod local|remote PATH MODE chmod to the octal MODE (restored for cleanup)
 //	mkfifo local|remote PATH     create a named pipe
 //	symlink local|remote PATH TARGET
@@ -51,7 +54,7 @@ package main
 //	                             the dotted PATH of its decoded output
 //	                             ("summary.uploaded", "conflicts.0.kept") is
 //	                             VALUE, a JSON literal (3, "local", true,
-//	                             null). A path element "#" is the length of
+//	                             null; $LOCAL etc. expanded in strings). A path element "#" is the length of
 //	                             an array or object; VALUE "present" only
 //	                             checks that PATH exists
 //	crash [after=N] sync [FLAGS...]
@@ -61,7 +64,7 @@ package main
 //	                             1st) appears under LOCAL or REMOTE: a process
 //	                             killed in the middle of a transfer
 //
-// In sync flags, symlink targets and stdout/stderr texts, $TMP, $LOCAL,
+// In sync flags, symlink targets, stdout/stderr texts and json strings, $TMP, $LOCAL,
 // $REMOTE and $STATE are replaced by the scenario's paths.
 //
 // Checking (SIDE both means each of local and remote):
@@ -173,7 +176,7 @@ func tokenize(line string) ([]token, error) {
 // name (min, max; max -1 for any).
 var arity = map[string][2]int{
 	"requires": {1, 1}, "local": {2, 2}, "remote": {2, 2}, "both": {2, 2}, "file": {2, 2},
-	"mkdir": {2, 2}, "rm": {2, 2}, "mv": {3, 3}, "touch": {2, 3}, "chmod": {3, 3},
+	"mkdir": {2, 2}, "rm": {2, 2}, "mv": {3, 3}, "touch": {2, 3}, "mtime": {3, 3}, "chmod": {3, 3},
 	"mkfifo": {2, 2}, "symlink": {3, 3}, "rmroot": {1, 1}, "corrupt-state": {0, 0},
 	"sync": {0, -1}, "exit": {1, 1}, "stdout": {2, 2}, "stderr": {2, 2}, "json": {2, 2},
 	"crash": {1, -1}, "expect": {1, 5},
@@ -184,6 +187,7 @@ func parseScenario(file string) (*scenario, error) {
 	if err != nil {
 		return nil, err
 	}
+	file = strings.TrimPrefix(file, "../../") // shown relative to the repository
 	sc := &scenario{file: file}
 	for i, line := range strings.Split(string(data), "\n") {
 		n := i + 1
@@ -298,6 +302,7 @@ type senv struct {
 	lastArgs                  []string
 	lastStdout, lastStderr    string
 	lastCode                  int
+	lastStamp                 time.Time // the mtime of the latest write
 	ran                       bool
 }
 
@@ -333,7 +338,7 @@ func runScenario(t *testing.T, sc *scenario) {
 func (e *senv) fail(format string, args ...any) {
 	e.t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d: %s\n  scenario: %s\n  %s", strings.TrimPrefix(e.sc.file, "../../"), e.cur.line, e.cur.raw, e.sc.desc, fmt.Sprintf(format, args...))
+	fmt.Fprintf(&b, "%s:%d: %s\n  scenario: %s\n  %s", e.sc.file, e.cur.line, e.cur.raw, e.sc.desc, fmt.Sprintf(format, args...))
 	if e.ran {
 		fmt.Fprintf(&b, "\n--- last sync: %s (exit %d)\n--- stdout:\n%s\n--- stderr:\n%s", strings.Join(e.lastArgs, " "), e.lastCode, e.lastStdout, e.lastStderr)
 	}
@@ -445,14 +450,24 @@ func (e *senv) writeFile(root, p string, tok token) {
 	_, err = io.Copy(f, r)
 	e.check(err)
 	e.check(f.Close())
-	if !old.IsZero() {
-		st, err := os.Lstat(full)
-		e.check(err)
-		if !st.ModTime().After(old.Add(time.Millisecond)) {
-			t := old.Add(10 * time.Millisecond)
-			e.check(os.Chtimes(full, t, t))
-		}
+	// Give every write its own mtime, later than the file's previous one and
+	// than every earlier write of the scenario: the kernel's clock ticks
+	// coarsely, and two edits made "at the same time" on both sides would
+	// otherwise get equal times by accident. (Scenarios that want equal
+	// times say so with mtime.)
+	st, err := os.Lstat(full)
+	e.check(err)
+	want := st.ModTime()
+	if !old.IsZero() && !want.After(old.Add(time.Millisecond)) {
+		want = old.Add(10 * time.Millisecond)
 	}
+	if !want.After(e.lastStamp) {
+		want = e.lastStamp.Add(time.Millisecond)
+	}
+	if !want.Equal(st.ModTime()) {
+		e.check(os.Chtimes(full, want, want))
+	}
+	e.lastStamp = want
 }
 
 func (e *senv) exec(c command) {
@@ -490,6 +505,12 @@ func (e *senv) exec(c command) {
 			st, err := os.Lstat(at(r, w(2)))
 			e.check(err)
 			t := st.ModTime().Add(d)
+			e.check(os.Chtimes(at(r, w(2)), t, t))
+		}
+	case "mtime":
+		t, err := time.Parse(time.RFC3339Nano, w(3))
+		e.check(err)
+		for _, r := range e.roots(w(1), true, false) {
 			e.check(os.Chtimes(at(r, w(2)), t, t))
 		}
 	case "chmod":
@@ -617,7 +638,7 @@ func (e *senv) json(c command) {
 	}
 	var want any
 	if tok.quoted {
-		want = tok.s
+		want = e.expand(tok.s)
 	} else if err := json.Unmarshal([]byte(tok.s), &want); err != nil {
 		e.fail("json: bad value %q (quote strings)", tok.s)
 	}
@@ -874,7 +895,7 @@ func sameReader(a, b io.Reader) (int64, bool) {
 	}
 }
 
-var conflictRE = regexp.MustCompile(`\.conflict-(local|remote)-(\d{8}-\d{6})(-\d+)?$`)
+var conflictRE = regexp.MustCompile(`^\.conflict-(local|remote)-(\d{8}-\d{6})(-\d+)?$`)
 
 func splitExt(name string) (string, string) {
 	ext := filepath.Ext(name)
@@ -906,12 +927,10 @@ func (e *senv) expectConflict(c command) {
 		var revs, all []string
 		for _, d := range ents {
 			all = append(all, d.Name())
-			n, ok := strings.CutPrefix(d.Name(), stem)
-			if !ok {
-				continue
-			}
-			n, ok = strings.CutSuffix(n, ext)
-			if !ok || !conflictRE.MatchString(n) || strings.Count(n, ".conflict-") != 1 || !strings.HasPrefix(n, ".conflict-") {
+			n, ok := strings.CutSuffix(d.Name(), ext)
+			i := strings.Index(n, ".conflict-")
+			// the stem may be shortened to keep the name within 255 bytes
+			if !ok || i < 1 || !strings.HasPrefix(stem, n[:i]) || !conflictRE.MatchString(n[i:]) {
 				continue
 			}
 			revs = append(revs, d.Name())
@@ -919,7 +938,8 @@ func (e *senv) expectConflict(c command) {
 		if len(revs) != 1 {
 			e.fail("%s: want exactly one conflict revision of %s, found %q among %q", e.sideName(r), p, revs, all)
 		}
-		m := conflictRE.FindStringSubmatch(strings.TrimSuffix(strings.TrimPrefix(revs[0], stem), ext))
+		n := strings.TrimSuffix(revs[0], ext)
+		m := conflictRE.FindStringSubmatch(n[strings.Index(n, ".conflict-"):])
 		if from != "" && m[1] != from {
 			e.fail("%s: conflict revision %s names the %s side, want %s", e.sideName(r), revs[0], m[1], from)
 		}
