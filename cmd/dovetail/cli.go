@@ -108,6 +108,22 @@ func newLogger(w io.Writer, level string, json bool) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
+// printFlags prints a flag set's defaults with GNU-style double dashes,
+// as users type them (the flag package accepts both).
+func printFlags(fs *flag.FlagSet) {
+	var b strings.Builder
+	out := fs.Output()
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(out)
+	for _, line := range strings.SplitAfter(b.String(), "\n") {
+		if strings.HasPrefix(line, "  -") {
+			line = "  --" + line[3:]
+		}
+		fmt.Fprint(out, line)
+	}
+}
+
 func isUsage(err error) bool {
 	var u *usageError
 	return errors.As(err, &u) || errors.Is(err, flag.ErrHelp)

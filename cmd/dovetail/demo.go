@@ -36,7 +36,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", demoDir(), "where the demo pair lives (`DIR`/local and DIR/remote)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: dovetail demo [--dir DIR]\n\nSyncs DIR/local with DIR/remote, creating them with a few files on the first run.\n")
-		fs.PrintDefaults()
+		printFlags(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage

@@ -123,17 +123,21 @@ func printReport(w io.Writer, rep *engine.Report, localName, remoteName string) 
 		}
 	}
 	var parts []string
-	add := func(n int, s string) {
-		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+	add := func(n int, done, planned string) {
+		if n == 0 {
+			return
 		}
+		if rep.DryRun {
+			done = planned
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", n, done))
 	}
-	add(c.Uploaded, "uploaded")
-	add(c.Downloaded, "downloaded")
-	add(c.DeletedLocal, "deleted locally")
-	add(c.DeletedRemote, "deleted remotely")
-	add(c.MovedLocal+c.MovedRemote, "moved")
-	add(c.FoldersMade, "folders created")
+	add(c.Uploaded, "uploaded", "to upload")
+	add(c.Downloaded, "downloaded", "to download")
+	add(c.DeletedLocal, "deleted locally", "to delete locally")
+	add(c.DeletedRemote, "deleted remotely", "to delete remotely")
+	add(c.MovedLocal+c.MovedRemote, "moved", "to move")
+	add(c.FoldersMade, "folders created", "folders to create")
 	if c.Conflicts > 0 {
 		parts = append(parts, plural(c.Conflicts, "conflict"))
 	}
@@ -154,7 +158,7 @@ func printReport(w io.Writer, rep *engine.Report, localName, remoteName string) 
 			k.Path, k.Kept, k.Kept.Other(), k.RevisionPath)
 	}
 	printProblems(w, rep)
-	if rep.Failed() {
+	if rep.Failed() && !rep.DryRun {
 		fmt.Fprintln(w, "Not everything is in sync: fix the paths listed above and run again; everything else was synced.")
 	}
 }
@@ -165,7 +169,7 @@ func printProblems(w io.Writer, rep *engine.Report) {
 		if p.Skipped {
 			label = "Skipped"
 		}
-		fmt.Fprintf(w, "%s: %s (%s): %v\n", label, p.Path, p.Side, p.Err)
+		fmt.Fprintf(w, "%s: %s (%s): %v%s\n", label, p.Path, p.Side, p.Err, problemHint(p.Err))
 	}
 	for _, o := range rep.Outcomes {
 		if o.Err != nil {
@@ -187,6 +191,20 @@ func hint(err error) string {
 		return " (a temporary problem: it is retried on the next run)"
 	}
 	return ""
+}
+
+// problemHint tells the user what to do about a path that could not be
+// listed.
+func problemHint(err error) string {
+	switch connectors.KindOf(err) {
+	case connectors.Invalid:
+		return " (only regular files and folders are synced: remove it, or exclude it with --exclude)"
+	case connectors.Unimplemented:
+		return " (exclude it with --exclude to silence this)"
+	case connectors.Permission:
+		return " (check its permissions; nothing inside it is changed on either side until it can be read)"
+	}
+	return hint(err)
 }
 
 func humanBytes(n int64) string {

@@ -108,7 +108,7 @@ synced files stops the run, and so does a run deleting more than
 
 Flags:
 `)
-		fs.PrintDefaults()
+		printFlags(fs)
 	}
 	return fs, o
 }
