@@ -78,6 +78,9 @@ package main
 //	                             contents), ignoring .dovetail at the roots
 //	expect trash local|remote "content"
 //	                             some file under ROOT/.dovetail/trash has it
+//	expect trash local|remote PATH size=5MiB
+//	                             some trashed file has the seeded content of
+//	                             "PATH size=5MiB" (or PATH "content")
 //	expect conflict SIDE PATH "content" [from=local|remote]
 //	                             exactly one conflict revision of PATH exists
 //	                             (a sibling STEM.conflict-SIDE-YYYYMMDD-HHMMSS
@@ -808,23 +811,37 @@ func (e *senv) expect(c command) {
 		}
 	case "trash":
 		r := e.roots(w(2), false, false)[0]
-		if len(c.args) != 4 || !c.args[3].quoted {
-			e.fail("want expect trash SIDE \"content\"")
+		// expect trash SIDE "content" | expect trash SIDE PATH CONTENT
+		p, tok := "", c.args[len(c.args)-1]
+		switch {
+		case len(c.args) == 4 && tok.quoted:
+		case len(c.args) == 5:
+			p = w(3)
+		default:
+			e.fail("want expect trash SIDE \"content\" or expect trash SIDE PATH CONTENT")
 		}
+		_, size := e.content(p, tok)
 		var found []string
 		ok := false
-		filepath.WalkDir(filepath.Join(r, ".dovetail", "trash"), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				b, _ := os.ReadFile(p)
-				found = append(found, p)
-				if string(b) == c.args[3].s {
-					ok = true
-				}
+		filepath.WalkDir(filepath.Join(r, ".dovetail", "trash"), func(fp string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() || ok {
+				return nil
 			}
+			found = append(found, fp)
+			if st, err := d.Info(); err != nil || st.Size() != size {
+				return nil
+			}
+			f, err := os.Open(fp)
+			if err != nil {
+				return nil
+			}
+			defer f.Close()
+			want, _ := e.content(p, tok)
+			_, ok = sameReader(f, want)
 			return nil
 		})
 		if !ok {
-			e.fail("no file in %s trash has content %q; trash holds %q", e.sideName(r), c.args[3].s, found)
+			e.fail("no file in %s trash has the content %s; trash holds %q", e.sideName(r), strings.TrimPrefix(c.raw, "expect trash "), found)
 		}
 	case "conflict":
 		e.expectConflict(c)
