@@ -48,6 +48,28 @@ type Executor struct {
 	// BatchSize is the number of steps recorded per state transaction
 	// (default 512).
 	BatchSize int
+	// Names maps, per side, a plan path (the NFC key) to the name the path
+	// actually has on that side where the two differ (an NFD name written
+	// by macOS). Paths not in it are used as they are.
+	Names [2]map[string]string
+}
+
+// actual returns the name path has, or will get, on side s: its own name
+// where it exists, else its parent's actual name there joined with the
+// spelling of the side it comes from, so a copy never creates an NFC twin
+// of an NFD folder.
+func (x *Executor) actual(s reconcile.Side, key string) string {
+	if key == "" || (len(x.Names[0]) == 0 && len(x.Names[1]) == 0) {
+		return key
+	}
+	if n, ok := x.Names[s][key]; ok {
+		return n
+	}
+	name := connectors.Base(key)
+	if n, ok := x.Names[s.Other()][key]; ok {
+		name = connectors.Base(n)
+	}
+	return connectors.Join(x.actual(s, connectors.Parent(key)), name)
 }
 
 // Outcome is the result of one action.
@@ -266,7 +288,7 @@ func (r *run) exec(ctx context.Context, a reconcile.Action) step {
 	switch a.Op {
 	case reconcile.OpMove:
 		st.dirty[a.Side] = true
-		e, err := connectors.Move(ctx, c, a.From, a.Path)
+		e, err := connectors.Move(ctx, c, r.x.actual(a.Side, a.From), r.x.actual(a.Side, a.Path))
 		if err != nil {
 			st.Err = err
 			return st
@@ -286,7 +308,7 @@ func (r *run) exec(ctx context.Context, a reconcile.Action) step {
 		_ = e
 	case reconcile.OpDelete:
 		st.dirty[a.Side] = true
-		err := connectors.Remove(ctx, c, a.Path, a.Dir, a.IfRev)
+		err := connectors.Remove(ctx, c, r.x.actual(a.Side, a.Path), a.Dir, a.IfRev)
 		switch {
 		case connectors.IsNotFound(err):
 			err = nil // gone already: the goal is met
@@ -303,7 +325,7 @@ func (r *run) exec(ctx context.Context, a reconcile.Action) step {
 		}
 	case reconcile.OpMkdir:
 		st.dirty[a.Side] = true
-		e, err := c.Mkdir(ctx, a.Path)
+		e, err := c.Mkdir(ctx, r.x.actual(a.Side, a.Path))
 		if err != nil {
 			st.Err = err
 			return st
@@ -350,9 +372,10 @@ func (r *run) exec(ctx context.Context, a reconcile.Action) step {
 func (r *run) copy(ctx context.Context, a reconcile.Action) (statedb.Entry, int64, error) {
 	srcSide := a.Side.Other()
 	src, dst := r.x.Sides[srcSide], r.x.Sides[a.Side]
+	srcPath, dstPath := r.x.actual(srcSide, a.Path), r.x.actual(a.Side, a.Path)
 	se := entryOf(a, srcSide)
 	if se == nil {
-		e, err := src.Stat(ctx, a.Path)
+		e, err := src.Stat(ctx, srcPath)
 		if err != nil {
 			return statedb.Entry{}, 0, err
 		}
@@ -361,7 +384,7 @@ func (r *run) copy(ctx context.Context, a reconcile.Action) (statedb.Entry, int6
 	if se.IsDir() {
 		return statedb.Entry{}, 0, &connectors.Error{Kind: connectors.Exists, Op: "copy", Path: a.Path, Err: errors.New("source became a folder")}
 	}
-	rd, err := src.Open(ctx, a.Path, 0, -1)
+	rd, err := src.Open(ctx, srcPath, 0, -1)
 	if err != nil {
 		return statedb.Entry{}, 0, err
 	}
@@ -371,7 +394,7 @@ func (r *run) copy(ctx context.Context, a reconcile.Action) (statedb.Entry, int6
 		h, _ = connectors.NewHash(r.x.Hash)
 	}
 	cr := &countingReader{r: rd, h: h}
-	de, err := dst.Put(ctx, a.Path, cr, connectors.PutOptions{ModTime: se.ModTime, Size: se.Size, IfRev: a.IfRev, IfAbsent: a.IfAbsent})
+	de, err := dst.Put(ctx, dstPath, cr, connectors.PutOptions{ModTime: se.ModTime, Size: se.Size, IfRev: a.IfRev, IfAbsent: a.IfAbsent})
 	if err != nil {
 		if connectors.KindOf(err) == connectors.Precondition {
 			err = fmt.Errorf("%w (changed on the %s side during the sync; it will be looked at again next run)", err, a.Side)
