@@ -38,6 +38,8 @@ package main
 //	mkfifo local|remote PATH     create a named pipe
 //	symlink local|remote PATH TARGET
 //	                             create a symbolic link to TARGET
+//	hardlink local|remote PATH EXISTING
+//	                             create a hard link to the file EXISTING
 //	rmroot local|remote          remove the whole LOCAL or REMOTE folder
 //	corrupt-state                overwrite the state file with garbage
 //
@@ -180,7 +182,7 @@ func tokenize(line string) ([]token, error) {
 var arity = map[string][2]int{
 	"requires": {1, 1}, "local": {2, 2}, "remote": {2, 2}, "both": {2, 2}, "file": {2, 2},
 	"mkdir": {2, 2}, "rm": {2, 2}, "mv": {3, 3}, "touch": {2, 3}, "mtime": {3, 3}, "chmod": {3, 3},
-	"mkfifo": {2, 2}, "symlink": {3, 3}, "rmroot": {1, 1}, "corrupt-state": {0, 0},
+	"mkfifo": {2, 2}, "symlink": {3, 3}, "hardlink": {3, 3}, "rmroot": {1, 1}, "corrupt-state": {0, 0},
 	"sync": {0, -1}, "exit": {1, 1}, "stdout": {2, 2}, "stderr": {2, 2}, "json": {2, 2},
 	"crash": {1, -1}, "expect": {1, 5},
 }
@@ -525,6 +527,10 @@ func (e *senv) exec(c command) {
 		r := e.roots(w(1), false, false)[0]
 		e.check(os.MkdirAll(filepath.Dir(at(r, w(2))), 0o755))
 		e.check(syscall.Mkfifo(at(r, w(2)), 0o644))
+	case "hardlink":
+		r := e.roots(w(1), false, false)[0]
+		e.check(os.MkdirAll(filepath.Dir(at(r, w(2))), 0o755))
+		e.check(os.Link(at(r, w(3)), at(r, w(2))))
 	case "symlink":
 		r := e.roots(w(1), false, false)[0]
 		e.check(os.MkdirAll(filepath.Dir(at(r, w(2))), 0o755))
