@@ -69,7 +69,10 @@ func changedVerdict(b *Base, e *connectors.Entry, s Side, o Options) verdict {
 }
 
 // equalVerdict compares the local and remote versions of a path directly.
-func equalVerdict(l, r *connectors.Entry, o Options) verdict {
+// Equal size and time count as equal only for a first merge (no base) in
+// mtime mode, the quick check rsync and unison make too; when both sides
+// changed since the base, or in hash mode, only the content decides.
+func equalVerdict(b *Base, l, r *connectors.Entry, o Options) verdict {
 	switch {
 	case l == nil || r == nil:
 		if l == r {
@@ -87,7 +90,7 @@ func equalVerdict(l, r *connectors.Entry, o Options) verdict {
 			return same
 		}
 		return different
-	case sameTime(l.ModTime, r.ModTime, max(o.Precision[Local], o.Precision[Remote])):
+	case b == nil && o.Compare == CompareModTime && sameTime(l.ModTime, r.ModTime, max(o.Precision[Local], o.Precision[Remote])):
 		return same
 	}
 	return undecided
@@ -103,7 +106,7 @@ func NeedsHash(b *Base, l, r *connectors.Entry, o Options) (local, remote bool) 
 	local = lv == undecided && l.Hash == ""
 	remote = rv == undecided && r.Hash == ""
 	if b == nil || (lv != same && rv != same) {
-		if equalVerdict(l, r, o) == undecided {
+		if equalVerdict(b, l, r, o) == undecided {
 			local = local || l.Hash == ""
 			remote = remote || r.Hash == ""
 		}

@@ -179,7 +179,7 @@ func (p *planner) decideOne(path string) {
 	}
 	lv := changedVerdict(b, l, Local, p.opts)
 	rv := changedVerdict(b, r, Remote, p.opts)
-	if l != nil && r != nil && equalVerdict(l, r, p.opts) == same {
+	if l != nil && r != nil && equalVerdict(b, l, r, p.opts) == same {
 		if b == nil || lv != same || rv != same || p.relocated[path] {
 			p.record(path, l, r, "same on both sides")
 		}

@@ -102,6 +102,18 @@ func TestReconcile(t *testing.T) {
 		{name: "download: conflict keeps local version aside locally", base: []string{"a=1"}, remote: put("a", "R"), local: put("a", "L"), opts: Options{Direction: DownloadOnly},
 			wantLocal: "a.conflict-local-" + stamp + "=L a=R", wantRemote: "a=R"},
 
+		// Equal size and time are not proof of equal content once both
+		// sides changed since the base.
+		{name: "both changed, same size and time, different content: conflict", base: []string{"a=v1"},
+			local: seq(put("a", "LL"), stamp999("a")), remote: seq(put("a", "RR"), stamp999("a")),
+			want: "a.conflict-remote-" + stamp + "=RR a=LL"},
+		{name: "hash mode: first merge with same size and time but different content: conflict", first: true, opts: Options{Compare: CompareHash},
+			local: seq(put("a", "LL"), stamp999("a")), remote: seq(put("a", "RR"), stamp999("a")),
+			want: "a.conflict-remote-" + stamp + "=RR a=LL"},
+		{name: "mtime mode: first merge trusts equal size and time (quick check)", first: true,
+			local: seq(put("a", "LL"), stamp999("a")), remote: seq(put("a", "RR"), stamp999("a")),
+			wantLocal: "a=LL", wantRemote: "a=RR", noOps: []string{"copy"}},
+
 		// Compare by hash.
 		{name: "hash mode: touched file is not transferred", base: []string{"a=1"}, local: touch("a"), opts: Options{Compare: CompareHash}, hashes: false,
 			want: "a=1", noOps: []string{"copy"}},
@@ -182,6 +194,25 @@ func dump(p Plan) string {
 // Mutations apply to the side being changed (world.target, set by runCase).
 func put(path, data string) func(*world) {
 	return func(w *world) { w.put(w.target, path, data) }
+}
+
+// seq runs mutations in order.
+func seq(fs ...func(*world)) func(*world) {
+	return func(w *world) {
+		for _, f := range fs {
+			f(w)
+		}
+	}
+}
+
+// stamp999 gives path a fixed modification time, to make two versions look
+// alike by size and time.
+func stamp999(path string) func(*world) {
+	return func(w *world) {
+		n := w.side[w.target][path]
+		n.mtime = 999
+		w.side[w.target][path] = n
+	}
 }
 
 func del(path string) func(*world) {
