@@ -29,8 +29,23 @@ type Pair struct {
 	// ("/home/ann/Docs", "sftp://nas/backup").
 	LocalName, RemoteName string
 	DB                    *statedb.DB
-	Filter                *rules.Filter
-	Options               reconcile.Options
+	// Rules are the user's include/exclude rules in order (flags, filter
+	// files); a .dovetailignore file at the local root adds to them.
+	Rules []rules.Rule
+	// NoDefaultIgnores syncs OS and editor junk too.
+	NoDefaultIgnores bool
+	// Folders, if set, limits the sync to these folders (selective sync).
+	Folders []string
+	// MinSize and MaxSize skip files outside the range on both sides
+	// (0 = no limit).
+	MinSize, MaxSize int64
+	// RuleSets are the provider name rules each side must obey; nil means
+	// the one its connector names in Features().Rules (or none).
+	RuleSets [2]*rules.RuleSet
+	// EncodeNames says the remote connector is wrapped by namecode, so
+	// names are checked against the remote's rules in encoded form.
+	EncodeNames bool
+	Options     reconcile.Options
 	// DryRun plans and reports but changes nothing anywhere.
 	DryRun bool
 	// Force overrides the safety guards.
@@ -56,6 +71,10 @@ type Problem struct {
 	Side reconcile.Side
 	Path string
 	Err  error
+	// Rule is a stable id for a provider rule or naming problem
+	// ("forbidden-char", "case-conflict", "normalization-conflict", ...),
+	// "" for other failures.
+	Rule string
 	// Skipped is true for paths Dovetail deliberately does not sync
 	// (symbolic links); false for failures.
 	Skipped bool
@@ -108,16 +127,17 @@ func (p *Pair) Run(ctx context.Context) (*Report, error) {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	if p.Filter == nil {
-		f, err := rules.Build(nil, false)
-		if err != nil {
-			return nil, err
-		}
-		p.Filter = f
-	}
 	rep := &Report{DryRun: p.DryRun, Started: p.Now()}
 	defer func() { rep.Duration = p.Now().Sub(rep.Started) }()
 	sides := [2]connectors.Connector{p.Local, p.Remote}
+	filter, err := p.filter(ctx)
+	if err != nil {
+		return rep, err
+	}
+	ruleSets, err := p.ruleSets()
+	if err != nil {
+		return rep, err
+	}
 	hashType := p.hashType()
 
 	if !p.DryRun {
@@ -137,22 +157,20 @@ func (p *Pair) Run(ctx context.Context) (*Report, error) {
 	}
 	hint := nFiles + nDirs
 	var (
-		base     map[string]reconcile.Base
-		files    int
-		baseErr  error
-		lists    [2]map[string]connectors.Entry
-		scanErr  [2]error
-		problems [2][]Problem
-		wg       sync.WaitGroup
+		base    map[string]reconcile.Base
+		files   int
+		baseErr error
+		lists   [2]*listing
+		scanErr [2]error
+		wg      sync.WaitGroup
 	)
 	wg.Go(func() { base, files, baseErr = p.loadBase(ctx, hashType, hint) })
 	for s := range sides {
 		wg.Go(func() {
-			lists[s], problems[s], scanErr[s] = p.scan(ctx, sides[s], reconcile.Side(s), hint)
+			lists[s], scanErr[s] = p.scan(ctx, sides[s], reconcile.Side(s), filter, hint)
 		})
 	}
 	wg.Wait()
-	rep.Problems = append(problems[0], problems[1]...)
 	if baseErr != nil {
 		return rep, baseErr
 	}
@@ -176,10 +194,13 @@ func (p *Pair) Run(ctx context.Context) (*Report, error) {
 				return rep, fmt.Errorf("create %s folder %s: %w", side, p.name(side), err)
 			}
 		}
-		lists[s] = map[string]connectors.Entry{}
+		lists[s] = newListing(0)
 	}
 	for s := range sides {
-		if files > 0 && countFiles(lists[s]) == 0 && !p.Force {
+		rep.Problems = append(rep.Problems, lists[s].problems...)
+	}
+	for s := range sides {
+		if files > 0 && countFiles(lists[s].entries) == 0 && !p.Force {
 			side := reconcile.Side(s)
 			return rep, &GuardError{Reason: fmt.Sprintf(
 				"the %s folder %s is empty, but %d files were synced with it before. "+
@@ -188,16 +209,19 @@ func (p *Pair) Run(ctx context.Context) (*Report, error) {
 		}
 	}
 
-	in := reconcile.Input{Base: base, Local: lists[0], Remote: lists[1], Now: p.Now(), Options: p.Options}
-	dropProblemPaths(&in, rep.Problems)
+	in := reconcile.Input{Base: base, Local: lists[0].entries, Remote: lists[1].entries, Now: p.Now(), Options: p.Options}
+	drop := p.check(lists, base, ruleSets, rep)
+	dropPaths(&in, drop)
 	plan := reconcile.Reconcile(in)
 	if len(plan.NeedHash) > 0 {
 		// Size and time could not decide some paths: hash them and plan again.
-		if err := p.fillHashes(ctx, &in, plan.NeedHash, sides, hashType); err != nil {
+		names := [2]map[string]string{lists[0].names, lists[1].names}
+		if err := p.fillHashes(ctx, &in, plan.NeedHash, sides, names, hashType); err != nil {
 			return rep, err
 		}
 		plan = reconcile.Reconcile(in)
 	}
+	keepFolders(&plan, lists, rep)
 	rep.Plan = plan
 	if err := p.checkDeletes(plan, files); err != nil {
 		return rep, err
@@ -211,7 +235,9 @@ func (p *Pair) Run(ctx context.Context) (*Report, error) {
 	if err := p.saveMeta(ctx, hashType); err != nil {
 		return rep, err
 	}
-	x := &transfer.Executor{Sides: sides, DB: p.DB, Hash: hashType, Workers: p.Workers, Log: p.Log, Progress: p.Progress}
+	x := &transfer.Executor{Sides: sides, DB: p.DB, Hash: hashType, Workers: p.Workers, Log: p.Log, Progress: p.Progress,
+		Names:  [2]map[string]string{lists[0].names, lists[1].names},
+		Listed: [2]map[string]connectors.Entry{lists[0].entries, lists[1].entries}}
 	res, err := x.Apply(ctx, plan)
 	if res != nil {
 		rep.Outcomes = res.Outcomes
@@ -313,78 +339,8 @@ func (p *Pair) saveMeta(ctx context.Context, hashType connectors.HashType) error
 	return p.DB.Update(ctx, func(tx *statedb.Tx) error { return tx.SetMeta("hash_type", string(hashType)) })
 }
 
-// scan lists one side, dropping excluded paths and refusing unsafe names.
-func (p *Pair) scan(ctx context.Context, c connectors.Connector, side reconcile.Side, hint int) (map[string]connectors.Entry, []Problem, error) {
-	m := make(map[string]connectors.Entry, hint)
-	var probs []Problem
-	tr := p.Filter.NewTracker()
-	err := c.Walk(ctx, "", func(e connectors.Entry) error {
-		if err := connectors.ValidPath(e.Path); err != nil {
-			probs = append(probs, Problem{Side: side, Path: e.Path,
-				Err: fmt.Errorf("unsafe name refused (%v); rename it on the %s side", err, side)})
-			if e.IsDir() {
-				return connectors.SkipDir
-			}
-			return nil
-		}
-		if tr.Excluded(e.Path, e.IsDir()) {
-			if e.IsDir() {
-				return connectors.SkipDir
-			}
-			return nil
-		}
-		m[e.Path] = e
-		return nil
-	}, func(path string, err error) {
-		if tr.Excluded(path, false) {
-			return
-		}
-		probs = append(probs, Problem{Side: side, Path: path, Err: err,
-			Skipped: connectors.KindOf(err) == connectors.Unimplemented})
-	})
-	if err != nil {
-		return nil, probs, err
-	}
-	return m, probs, nil
-}
-
-// dropProblemPaths takes every path that could not be listed (and what is
-// below it) out of the plan on both sides: a folder that cannot be read
-// must not look deleted, and a symlink must not be overwritten by a copy.
-func dropProblemPaths(in *reconcile.Input, probs []Problem) {
-	if len(probs) == 0 {
-		return
-	}
-	bad := map[string]bool{}
-	for _, pr := range probs {
-		bad[pr.Path] = true
-	}
-	hit := func(path string) bool {
-		for p := path; ; p = connectors.Parent(p) {
-			if bad[p] {
-				return true
-			}
-			if p == "" {
-				return false
-			}
-		}
-	}
-	for path := range in.Base {
-		if hit(path) {
-			delete(in.Base, path)
-		}
-	}
-	for _, m := range []map[string]connectors.Entry{in.Local, in.Remote} {
-		for path := range m {
-			if hit(path) {
-				delete(m, path)
-			}
-		}
-	}
-}
-
 // fillHashes computes the content hashes the reconciler asked for.
-func (p *Pair) fillHashes(ctx context.Context, in *reconcile.Input, reqs []reconcile.HashRequest, sides [2]connectors.Connector, t connectors.HashType) error {
+func (p *Pair) fillHashes(ctx context.Context, in *reconcile.Input, reqs []reconcile.HashRequest, sides [2]connectors.Connector, names [2]map[string]string, t connectors.HashType) error {
 	type job struct {
 		side reconcile.Side
 		path string
@@ -409,7 +365,11 @@ func (p *Pair) fillHashes(ctx context.Context, in *reconcile.Input, reqs []recon
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			sums[i], errs[i] = connectors.HashOf(ctx, sides[j.side], j.path, t)
+			path := j.path
+			if n, ok := names[j.side][path]; ok {
+				path = n
+			}
+			sums[i], errs[i] = connectors.HashOf(ctx, sides[j.side], path, t)
 		})
 	}
 	wg.Wait()

@@ -29,6 +29,7 @@ directions, without ever losing a version of a file.
 Usage:
   dovetail sync [flags] LOCAL REMOTE   sync two folders once and exit
   dovetail demo                        sync a demo pair of folders (nothing to set up)
+  dovetail check --for PROVIDER PATH   list paths that could not be synced to PROVIDER, and why
   dovetail version                     print the version
   dovetail help [COMMAND]              show help
 
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runSync(ctx, rest, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, rest, stdout, stderr)
+	case "check":
+		return runCheck(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "dovetail", version)
 		return exitOK
@@ -65,6 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fs.SetOutput(stdout)
 			fs.Usage()
 			return exitOK
+		}
+		if len(rest) > 0 && (rest[0] == "check" || rest[0] == "demo") {
+			return run(ctx, []string{rest[0], "--help"}, stdout, stdout)
 		}
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -256,6 +256,7 @@ type jsonConflict struct {
 type jsonProblem struct {
 	Side    string `json:"side"`
 	Path    string `json:"path"`
+	Rule    string `json:"rule,omitempty"`
 	Skipped bool   `json:"skipped"`
 	Error   string `json:"error"`
 }
@@ -298,7 +299,7 @@ func writeJSON(w io.Writer, rep *engine.Report, localName, remoteName string, ru
 			out.Conflicts = append(out.Conflicts, jsonConflict{Path: k.Path, Revision: k.RevisionPath, Kept: k.Kept.String(), Reason: k.Reason})
 		}
 		for _, p := range rep.Problems {
-			out.Problems = append(out.Problems, jsonProblem{Side: p.Side.String(), Path: p.Path, Skipped: p.Skipped, Error: p.Err.Error()})
+			out.Problems = append(out.Problems, jsonProblem{Side: p.Side.String(), Path: p.Path, Rule: p.Rule, Skipped: p.Skipped, Error: p.Err.Error()})
 		}
 		sort.SliceStable(out.Problems, func(i, j int) bool { return out.Problems[i].Path < out.Problems[j].Path })
 	}

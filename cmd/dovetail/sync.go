@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/dovetail-sync/dovetail/agent/reconcile"
 	"github.com/dovetail-sync/dovetail/connectors"
 	"github.com/dovetail-sync/dovetail/connectors/local"
+	"github.com/dovetail-sync/dovetail/connectors/namecode"
 	"github.com/dovetail-sync/dovetail/rules"
 	"github.com/dovetail-sync/dovetail/statedb"
 )
@@ -40,7 +43,62 @@ type syncOpts struct {
 	logLevel   string
 	logFormat  string
 	cpuProfile string
+	folders    []string
+	encode     bool
+	minSize    sizeFlag
+	maxSize    sizeFlag
 }
+
+// sizeFlag parses sizes like 500K, 10M, 1.5G or 2GiB (powers of 1024).
+type sizeFlag int64
+
+func (s *sizeFlag) String() string {
+	if *s == 0 {
+		return ""
+	}
+	return humanBytes(int64(*s))
+}
+
+func (s *sizeFlag) Set(v string) error {
+	n, err := parseSizeArg(v)
+	if err != nil {
+		return err
+	}
+	*s = sizeFlag(n)
+	return nil
+}
+
+func parseSizeArg(v string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(v))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("%q is not a size (examples: 500K, 10M, 1.5G)", v)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+// listFlag collects a repeatable string flag.
+type listFlag struct{ list *[]string }
+
+func (l listFlag) String() string     { return "" }
+func (l listFlag) Set(v string) error { *l.list = append(*l.list, v); return nil }
 
 // ruleFlag appends include or exclude rules in the order given, so that
 // --exclude, --include and --filter-from interleave as typed.
@@ -82,6 +140,10 @@ func syncFlags(stderr io.Writer) (*flag.FlagSet, *syncOpts) {
 	fs.Var(ruleFlag{o: o}, "exclude", "do not sync paths matching `PATTERN` (repeatable; see docs/filters.md)")
 	fs.Var(ruleFlag{o: o, include: true}, "include", "sync only files matching `PATTERN` (repeatable)")
 	fs.Var(ruleFlag{o: o, file: true}, "filter-from", "read include (+) and exclude (-) rules from `FILE`")
+	fs.Var(&o.maxSize, "max-size", "skip files larger than `SIZE` (e.g. 2G) on both sides: neither copied nor deleted")
+	fs.Var(&o.minSize, "min-size", "skip files smaller than `SIZE` on both sides")
+	fs.Var(listFlag{&o.folders}, "folder", "selective sync: sync only this `FOLDER` (relative to both roots; repeatable)")
+	fs.BoolVar(&o.encode, "encode-names", false, "store names the remote cannot hold (a:b.txt on Windows-like providers) under\nreversible look-alike characters instead of skipping them (see docs/providers.md)")
 	fs.IntVar(&o.maxDelete, "max-delete", 50, "refuse a run that deletes more than `PERCENT` of the synced files on one side")
 	fs.BoolVar(&o.force, "force", false, "override the safety guards (max-delete, missing or empty folder)")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout (for scripts)")
@@ -165,8 +227,7 @@ func syncPair(ctx context.Context, o *syncOpts, localArg, remoteArg string, stdo
 	if o.maxDelete < 0 || o.maxDelete > 100 {
 		return fail(exitUsage, fmt.Errorf("--max-delete: %d is not a percentage from 0 to 100", o.maxDelete))
 	}
-	filter, err := rules.Build(o.filters, o.noDefaults)
-	if err != nil {
+	if _, err := rules.Build(append(slices.Clone(o.filters), engine.FolderRules(o.folders)...), o.noDefaults); err != nil {
 		return fail(exitUsage, err)
 	}
 	localRoot, err := filepath.Abs(localArg)
@@ -179,6 +240,14 @@ func syncPair(ctx context.Context, o *syncOpts, localArg, remoteArg string, stdo
 	}
 	if lr, ok := remote.(*local.Conn); ok && overlaps(localRoot, lr.Root()) {
 		return fail(exitUsage, fmt.Errorf("LOCAL %s and REMOTE %s overlap: one is inside the other", localRoot, lr.Root()))
+	}
+	if o.encode {
+		name := remote.Features().Rules
+		rs, err := rules.Lookup(name)
+		if err != nil {
+			return fail(exitUsage, fmt.Errorf("--encode-names: the remote has no name rules to encode for (%v)", err))
+		}
+		remote = namecode.New(remote, rs)
 	}
 	lc, err := local.New(localRoot, local.Options{TrashDir: filepath.Join(localRoot, ".dovetail", "trash")})
 	if err != nil {
@@ -209,7 +278,9 @@ func syncPair(ctx context.Context, o *syncOpts, localArg, remoteArg string, stdo
 
 	pair := &engine.Pair{
 		Local: lc, Remote: remote, LocalName: localRoot, RemoteName: remoteName,
-		DB: db, Filter: filter, Options: opts, DryRun: o.dryRun, Force: o.force,
+		DB: db, Rules: o.filters, NoDefaultIgnores: o.noDefaults, Folders: o.folders,
+		MinSize: int64(o.minSize), MaxSize: int64(o.maxSize), EncodeNames: o.encode,
+		Options: opts, DryRun: o.dryRun, Force: o.force,
 		MaxDelete: o.maxDelete, Workers: o.workers, Log: log,
 		TrashRetention: time.Duration(o.trashDays) * 24 * time.Hour,
 	}
