@@ -52,6 +52,9 @@ type Executor struct {
 	// actually has on that side where the two differ (an NFD name written
 	// by macOS). Paths not in it are used as they are.
 	Names [2]map[string]string
+	// Listed holds each side's listing by plan path, so that a path listed
+	// under its own (NFC) name is known to exist with that name.
+	Listed [2]map[string]connectors.Entry
 }
 
 // actual returns the name path has, or will get, on side s: its own name
@@ -64,6 +67,9 @@ func (x *Executor) actual(s reconcile.Side, key string) string {
 	}
 	if n, ok := x.Names[s][key]; ok {
 		return n
+	}
+	if _, ok := x.Listed[s][key]; ok {
+		return key
 	}
 	name := connectors.Base(key)
 	if n, ok := x.Names[s.Other()][key]; ok {
