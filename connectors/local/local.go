@@ -10,9 +10,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -39,6 +41,11 @@ type Conn struct {
 	hidden   string // the folder Walk does not report: trashRel or the state folder holding it
 	stamp    string // this run's trash folder name
 	feat     connectors.Features
+
+	rootMu sync.Mutex                // serializes opening the root
+	rootH  atomic.Pointer[dirHandle] // the root's descriptor, nil until opened (see rootDir)
+
+	noOpenat2 bool // test hook: resolve paths without openat2
 }
 
 var (
@@ -134,39 +141,6 @@ func (c *Conn) TrashPath() string { return c.trash }
 
 // Root returns the absolute path of the root folder.
 func (c *Conn) Root() string { return c.root }
-
-// open validates p and opens the root. The caller closes the Root.
-func (c *Conn) open(op, p string) (*os.Root, error) {
-	if err := connectors.ValidPath(p); err != nil {
-		return nil, &connectors.Error{Kind: connectors.Invalid, Op: op, Path: p, Err: err}
-	}
-	if c.hidden != "" && p != "" && connectors.Within(p, c.hidden) {
-		return nil, connectors.Errorf(connectors.Invalid, op, p, "inside Dovetail's own folder")
-	}
-	r, err := os.OpenRoot(c.root)
-	if err != nil {
-		return nil, c.wrap(op, p, err)
-	}
-	return r, nil
-}
-
-// openParent opens the folder holding p through r, returning it with p's
-// last element. Operations on that element use the *at system calls on the
-// folder's descriptor without following a symbolic link.
-func openParent(r *os.Root, p string) (*os.File, string, error) {
-	f, err := r.OpenFile(osPath(connectors.Parent(p)), os.O_RDONLY|syscall.O_DIRECTORY, 0)
-	if err != nil {
-		return nil, "", err
-	}
-	return f, connectors.Base(p), nil
-}
-
-func osPath(p string) string {
-	if p == "" {
-		return "."
-	}
-	return p
-}
 
 // wrap turns an OS error into a *connectors.Error for op on the relative
 // path p, dropping the absolute paths os errors carry.
@@ -287,32 +261,27 @@ func revOf(size, mtimeNs int64, ino uint64) string {
 // any other special file kind Invalid, as Walk reports them.
 func (c *Conn) Stat(ctx context.Context, p string) (connectors.Entry, error) {
 	const op = "stat"
-	r, err := c.open(op, p)
+	h, err := c.begin(op, p, p == "")
 	if err != nil {
 		return connectors.Entry{}, err
 	}
-	defer r.Close()
+	defer runtime.KeepAlive(h)
 	if err := ctx.Err(); err != nil {
 		return connectors.Entry{}, c.wrap(op, p, err)
 	}
 	if p == "" {
-		f, err := r.Open(".")
-		if err != nil {
-			return connectors.Entry{}, c.wrap(op, p, err)
-		}
-		defer f.Close()
 		var st unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		if err := unix.Fstat(h.fd, &st); err != nil {
 			return connectors.Entry{}, c.wrap(op, p, err)
 		}
 		return entryOf("", &st), nil
 	}
-	d, name, err := openParent(r, p)
+	dirfd, err := c.openDir(h, connectors.Parent(p))
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, p, err)
 	}
-	defer d.Close()
-	st, err := statAt(int(d.Fd()), name)
+	st, err := statAt(dirfd, connectors.Base(p))
+	closeDir(h, dirfd)
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, p, err)
 	}
@@ -326,11 +295,11 @@ func (c *Conn) Stat(ctx context.Context, p string) (connectors.Entry, error) {
 // to the end when length < 0. The reader fails once ctx is done.
 func (c *Conn) Open(ctx context.Context, p string, offset, length int64) (io.ReadCloser, error) {
 	const op = "open"
-	r, err := c.open(op, p)
+	h, err := c.begin(op, p, false)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
+	defer runtime.KeepAlive(h)
 	if p == "" {
 		return nil, connectors.Errorf(connectors.Exists, op, p, "is a folder")
 	}
@@ -340,75 +309,36 @@ func (c *Conn) Open(ctx context.Context, p string, offset, length int64) (io.Rea
 	if err := ctx.Err(); err != nil {
 		return nil, c.wrap(op, p, err)
 	}
-	f, err := openFileAt(r, p)
+	fd, err := c.openFile(h, p)
 	if err != nil {
 		return nil, c.wrap(op, p, err)
 	}
-	if offset > 0 {
-		if _, err := f.Seek(offset, io.SeekStart); err != nil {
-			f.Close()
-			return nil, c.wrap(op, p, err)
-		}
-	}
-	var rd io.Reader = f
-	if length >= 0 {
-		rd = io.LimitReader(f, length)
-	}
-	return &fileReader{ctx: ctx, f: f, r: rd, c: c, path: p}, nil
+	return newFileReader(ctx, c, p, fd, offset, length), nil
 }
 
-// openFileAt opens the regular file p for reading without following a
-// symbolic link and without blocking on a fifo.
-func openFileAt(r *os.Root, p string) (*os.File, error) {
-	d, name, err := openParent(r, p)
+// openFile opens the regular file p for reading without following a
+// symbolic link and without blocking on a fifo. The descriptor keeps
+// O_NONBLOCK, which reads of a regular file ignore (see fileReader.Read).
+func (c *Conn) openFile(h *dirHandle, p string) (int, error) {
+	fd, err := c.openBeneath(h.fd, p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
 	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	fd, err := unix.Openat(int(d.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
+		return -1, err
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, err
+		return -1, err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		unix.Close(fd)
-		return nil, &connectors.Error{Kind: connectors.Exists, Err: errors.New("is a folder")}
+		return -1, &connectors.Error{Kind: connectors.Exists, Err: errors.New("is a folder")}
 	}
 	if err := notSynced(st.Mode); err != nil {
 		unix.Close(fd)
-		return nil, &connectors.Error{Kind: problemKind(err), Err: err}
+		return -1, &connectors.Error{Kind: problemKind(err), Err: err}
 	}
-	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), name), nil
+	return fd, nil
 }
-
-type fileReader struct {
-	ctx  context.Context
-	f    *os.File
-	r    io.Reader
-	c    *Conn
-	path string
-}
-
-func (r *fileReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, r.c.wrap("read", r.path, err)
-	}
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = r.c.wrap("read", r.path, err)
-	}
-	return n, err
-}
-
-func (r *fileReader) Close() error { return r.f.Close() }
 
 // Hash reads the file at p and returns its hash of type t.
 func (c *Conn) Hash(ctx context.Context, p string, t connectors.HashType) (string, error) {

@@ -1,6 +1,8 @@
 package local_test
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -28,11 +30,57 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// byElements makes newConn return connectors that resolve paths without
+// openat2(2), as on old kernels. TestWithoutOpenat2 runs every test again
+// in a copy of the test binary with it set.
+var byElements = os.Getenv("DOVETAIL_TEST_NO_OPENAT2") != ""
+
 func newConn(t *testing.T, root string, opts local.Options) *local.Conn {
 	t.Helper()
 	c, err := local.New(root, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if byElements {
+		local.WithoutOpenat2(c)
+	}
 	return c
+}
+
+// TestWithoutOpenat2 runs all the other tests (conformance and behaviour)
+// again with paths resolved one element at a time, the fallback for kernels
+// without openat2(2).
+func TestWithoutOpenat2(t *testing.T) {
+	if byElements {
+		t.Skip("this run is the one without openat2")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-test.run=^Test", "-test.skip=^TestWithoutOpenat2$", "-test.count=1"}
+	if testing.Verbose() {
+		args = append(args, "-test.v")
+	}
+	cmd := exec.CommandContext(t.Context(), exe, args...)
+	cmd.Env = append(os.Environ(), "DOVETAIL_TEST_NO_OPENAT2=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tests without openat2: %v\n%s", err, out)
+	}
+	t.Logf("tests without openat2:\n%s", out)
+}
+
+func TestResolverInUse(t *testing.T) {
+	c := newConn(t, t.TempDir(), local.Options{})
+	if _, err := c.Stat(t.Context(), ""); err != nil {
+		t.Fatal(err)
+	}
+	got := local.UsesOpenat2(c)
+	if !got && !byElements {
+		t.Skip("this kernel has no openat2(2): every run resolves paths without it")
+	}
+	if got == byElements {
+		t.Errorf("UsesOpenat2 = %v with DOVETAIL_TEST_NO_OPENAT2=%q", got, os.Getenv("DOVETAIL_TEST_NO_OPENAT2"))
+	}
 }

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -16,4 +18,17 @@ func renameNoReplace(olddirfd int, oldname string, newdirfd int, newname string)
 		return errNoReplace
 	}
 	return err
+}
+
+func openat2(dirfd int, path string, how *unix.OpenHow) (int, error) {
+	return unix.Openat2(dirfd, path, how)
+}
+
+// futimens sets the times of the open file fd (utimensat with a NULL path).
+func futimens(fd int, ts *[2]unix.Timespec) error {
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -19,11 +20,11 @@ import (
 // systems it copies and then removes. Folders are deleted with Delete.
 func (c *Conn) Trash(ctx context.Context, p string) error {
 	const op = "trash"
-	r, err := c.open(op, p)
+	h, err := c.begin(op, p, false)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer runtime.KeepAlive(h)
 	if c.trash == "" {
 		return connectors.Errorf(connectors.Unimplemented, op, p, "no trash folder configured")
 	}
@@ -33,12 +34,12 @@ func (c *Conn) Trash(ctx context.Context, p string) error {
 	if err := ctx.Err(); err != nil {
 		return c.wrap(op, p, err)
 	}
-	d, name, err := openParent(r, p)
+	dirfd, err := c.openDir(h, connectors.Parent(p))
 	if err != nil {
 		return c.wrap(op, p, err)
 	}
-	defer d.Close()
-	dirfd := int(d.Fd())
+	defer closeDir(h, dirfd)
+	name := connectors.Base(p)
 	st, err := statAt(dirfd, name)
 	if err != nil {
 		return c.wrap(op, p, err)

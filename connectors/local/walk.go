@@ -1,11 +1,12 @@
 package local
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
-	"io/fs"
-	"os"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -23,32 +24,23 @@ import (
 // folder holding it (a folder named .dovetail*) are not reported.
 func (c *Conn) Walk(ctx context.Context, dir string, fn func(connectors.Entry) error, problem func(string, error)) error {
 	const op = "walk"
-	r, err := c.open(op, dir)
+	h, err := c.begin(op, dir, dir == "")
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer runtime.KeepAlive(h)
 	if err := ctx.Err(); err != nil {
 		return c.wrap(op, dir, err)
 	}
-	var f *os.File
-	if dir == "" {
-		f, err = r.Open(".")
-	} else {
-		var d *os.File
-		var name string
-		d, name, err = openParent(r, dir)
-		if err == nil {
-			defer d.Close()
-			var fd int
-			fd, err = unix.Openat(int(d.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err == nil {
-				f = os.NewFile(uintptr(fd), name)
-			} else if err == unix.ENOTDIR || err == unix.ELOOP {
-				if st, serr := statAt(int(d.Fd()), name); serr == nil {
-					if perr := notSynced(st.Mode); perr != nil {
-						return &connectors.Error{Kind: problemKind(perr), Op: op, Path: dir, Err: perr}
-					}
+	fd, err := c.openBeneath(h.fd, dir, unix.O_RDONLY|unix.O_DIRECTORY)
+	if (err == unix.ENOTDIR || err == unix.ELOOP) && dir != "" {
+		// Say what is there, if the folder holding it can be opened.
+		if pfd, perr := c.openDir(h, connectors.Parent(dir)); perr == nil {
+			st, serr := statAt(pfd, connectors.Base(dir))
+			closeDir(h, pfd)
+			if serr == nil {
+				if perr := notSynced(st.Mode); perr != nil {
+					return &connectors.Error{Kind: problemKind(perr), Op: op, Path: dir, Err: perr}
 				}
 				return connectors.Errorf(connectors.Exists, op, dir, "not a folder")
 			}
@@ -58,7 +50,10 @@ func (c *Conn) Walk(ctx context.Context, dir string, fn func(connectors.Entry) e
 		return c.wrap(op, dir, err)
 	}
 	w := walker{ctx: ctx, c: c, fn: fn, problem: problem}
-	return w.walk(f, dir)
+	buf := getBuf()
+	defer putBuf(buf)
+	w.buf = (*buf)[:64<<10]
+	return w.walk(fd, dir)
 }
 
 type walker struct {
@@ -67,19 +62,68 @@ type walker struct {
 	fn      func(connectors.Entry) error
 	problem func(string, error)
 	st      unix.Stat_t
+	buf     []byte // getdents buffer, parsed into names before any recursion
 }
 
-// walk reports the contents of the open folder f at dir and closes f.
-func (w *walker) walk(f *os.File, dir string) error {
-	defer f.Close()
-	fd := int(f.Fd())
+// dirent is a name and type (DT_*) from getdents.
+type dirent struct {
+	name string
+	typ  uint8
+}
+
+// readDir reads the next batch of entries of the folder fd, without "."
+// and "..". It returns io.EOF at the end.
+func (w *walker) readDir(fd int, ents []dirent) ([]dirent, error) {
+	for {
+		n, err := unix.Getdents(fd, w.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ents, err
+		}
+		if n <= 0 {
+			return ents, io.EOF
+		}
+		b := w.buf[:n]
+		for len(b) >= direntNameOff {
+			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			if reclen < direntNameOff || reclen > len(b) {
+				return ents, errors.New("malformed directory entry")
+			}
+			ino := binary.NativeEndian.Uint64(b[0:8])
+			typ := b[18]
+			name := b[direntNameOff:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			b = b[reclen:]
+			if ino == 0 || string(name) == "." || string(name) == ".." {
+				continue
+			}
+			ents = append(ents, dirent{name: string(name), typ: typ})
+		}
+		if len(ents) > 0 {
+			return ents, nil
+		}
+	}
+}
+
+const direntNameOff = 19
+
+// walk reports the contents of the open folder fd at dir and closes fd.
+func (w *walker) walk(fd int, dir string) error {
+	defer unix.Close(fd)
+	var ents []dirent
 	for {
 		if err := w.ctx.Err(); err != nil {
 			return w.c.wrap("walk", dir, err)
 		}
-		ents, rerr := f.ReadDir(1024)
+		var rerr error
+		ents, rerr = w.readDir(fd, ents[:0])
 		for _, de := range ents {
-			name := de.Name()
+			name := de.name
 			if strings.HasPrefix(name, tmpPrefix) {
 				continue
 			}
@@ -87,7 +131,7 @@ func (w *walker) walk(f *os.File, dir string) error {
 			if p == w.c.hidden {
 				continue
 			}
-			if perr := typeProblem(de.Type()); perr != nil {
+			if perr := typeProblem(de.typ); perr != nil {
 				w.problem(p, &connectors.Error{Kind: problemKind(perr), Op: "walk", Path: p, Err: perr})
 				continue
 			}
@@ -112,14 +156,16 @@ func (w *walker) walk(f *os.File, dir string) error {
 			if !e.IsDir() {
 				continue
 			}
-			sub, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			sub, err := ignoringEINTR(func() (int, error) {
+				return unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			})
 			if err != nil {
 				if err != unix.ENOENT {
 					w.problem(p, w.c.wrap("walk", p, err))
 				}
 				continue
 			}
-			if err := w.walk(os.NewFile(uintptr(sub), name), p); err != nil {
+			if err := w.walk(sub, p); err != nil {
 				return err
 			}
 		}
@@ -133,19 +179,20 @@ func (w *walker) walk(f *os.File, dir string) error {
 	}
 }
 
-// typeProblem is notSynced for a directory entry's type bits.
-func typeProblem(m fs.FileMode) error {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return errSymlink
-	case m&fs.ModeNamedPipe != 0:
-		return errors.New("named pipe, not a regular file")
-	case m&fs.ModeSocket != 0:
-		return errors.New("socket, not a regular file")
-	case m&fs.ModeDevice != 0:
-		return errors.New("device, not a regular file")
-	case m.IsDir(), m.IsRegular():
+// typeProblem is notSynced for a directory entry's type (DT_*); an
+// unknown type is left to the fstatat that follows.
+func typeProblem(t uint8) error {
+	switch t {
+	case unix.DT_DIR, unix.DT_REG, unix.DT_UNKNOWN:
 		return nil
+	case unix.DT_LNK:
+		return errSymlink
+	case unix.DT_FIFO:
+		return errors.New("named pipe, not a regular file")
+	case unix.DT_SOCK:
+		return errors.New("socket, not a regular file")
+	case unix.DT_CHR, unix.DT_BLK:
+		return errors.New("device, not a regular file")
 	}
 	return errors.New("not a regular file")
 }

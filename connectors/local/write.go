@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
-	"syscall"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -20,41 +20,48 @@ import (
 // (Features.ConditionalWrite is false). The file is not fsynced: see Sync.
 func (c *Conn) Put(ctx context.Context, p string, src io.Reader, opts connectors.PutOptions) (connectors.Entry, error) {
 	const op = "put"
-	r, err := c.open(op, p)
+	h, err := c.begin(op, p, false)
 	if err != nil {
 		return connectors.Entry{}, err
 	}
-	defer r.Close()
+	defer runtime.KeepAlive(h)
 	if p == "" {
 		return connectors.Entry{}, connectors.Errorf(connectors.Exists, op, p, "the root is a folder")
 	}
 	if err := ctx.Err(); err != nil {
 		return connectors.Entry{}, c.wrap(op, p, err)
 	}
-	// Fail early, before reading any content, when the write cannot succeed.
-	if fi, err := r.Lstat(p); err == nil {
-		st, _ := fi.Sys().(*syscall.Stat_t)
-		if err := checkDest(op, p, fi.IsDir(), true, revOf(fi.Size(), fi.ModTime().UnixNano(), st.Ino), opts); err != nil {
-			return connectors.Entry{}, err
+	parent, name := connectors.Parent(p), connectors.Base(p)
+	dirfd, err := c.openDir(h, parent)
+	if err == unix.ENOENT {
+		if opts.IfRev != "" {
+			return connectors.Entry{}, connectors.Errorf(connectors.Precondition, op, p, "the file is gone")
 		}
-	} else if opts.IfRev != "" && errors.Is(err, os.ErrNotExist) {
-		return connectors.Entry{}, connectors.Errorf(connectors.Precondition, op, p, "the file is gone")
+		dirfd, err = c.createDirs(h, parent)
 	}
-
-	if parent := connectors.Parent(p); parent != "" {
-		if err := r.MkdirAll(parent, 0o777); err != nil {
-			return connectors.Entry{}, c.wrap(op, p, err)
-		}
-	}
-	d, name, err := openParent(r, p)
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, p, err)
 	}
-	defer d.Close()
-	dirfd := int(d.Fd())
+	defer closeDir(h, dirfd)
+
+	// Fail early, before reading any content, when the write cannot succeed.
+	perm := uint32(0) // permissions to keep, of the file being replaced
+	if old, err := statAt(dirfd, name); err == nil {
+		isDir := old.Mode&unix.S_IFMT == unix.S_IFDIR
+		if err := checkDest(op, p, isDir, true, revOf(old.Size, old.Mtim.Nano(), uint64(old.Ino)), opts); err != nil {
+			return connectors.Entry{}, err
+		}
+		if old.Mode&unix.S_IFMT == unix.S_IFREG {
+			perm = old.Mode&0o777 | 1<<31
+		}
+	} else if opts.IfRev != "" && err == unix.ENOENT {
+		return connectors.Entry{}, connectors.Errorf(connectors.Precondition, op, p, "the file is gone")
+	}
 
 	tmp := tempName(name)
-	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o666)
+	fd, err := ignoringEINTR(func() (int, error) {
+		return unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o666)
+	})
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, p, err)
 	}
@@ -64,64 +71,67 @@ func (c *Conn) Put(ctx context.Context, p string, src io.Reader, opts connectors
 			unix.Unlinkat(dirfd, tmp, 0)
 		}
 	}()
-	f := os.NewFile(uintptr(fd), tmp)
-	err = copyIn(ctx, f, src, opts.Size)
-	if old, serr := statAt(dirfd, name); err == nil && serr == nil && old.Mode&unix.S_IFMT == unix.S_IFREG {
-		// Keep the permissions of the file being replaced.
-		err = f.Chmod(os.FileMode(old.Mode & 0o777))
+	err = copyIn(ctx, fd, src, opts.Size)
+	if err == nil && perm != 0 {
+		err = unix.Fchmod(fd, perm&0o777)
 	}
-	if cerr := f.Close(); err == nil {
+	if err == nil && !opts.ModTime.IsZero() {
+		ts := [2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(opts.ModTime.UnixNano())}
+		err = futimens(fd, &ts)
+	}
+	var st unix.Stat_t
+	if err == nil {
+		err = unix.Fstat(fd, &st)
+	}
+	if cerr := unix.Close(fd); err == nil && cerr != unix.EINTR {
 		err = cerr
 	}
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, p, err)
 	}
-	if !opts.ModTime.IsZero() {
-		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(opts.ModTime.UnixNano())}
-		if err := unix.UtimesNanoAt(dirfd, tmp, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return connectors.Entry{}, c.wrap(op, p, err)
-		}
-	}
-	st, err := statAt(dirfd, tmp)
-	if err != nil {
-		return connectors.Entry{}, c.wrap(op, p, err)
-	}
-
-	// Re-check the destination just before the rename.
-	old, err := statAt(dirfd, name)
-	exists := err == nil
-	if err != nil && err != unix.ENOENT {
-		return connectors.Entry{}, c.wrap(op, p, err)
-	}
-	if exists {
-		isDir := old.Mode&unix.S_IFMT == unix.S_IFDIR
-		if err := checkDest(op, p, isDir, true, revOf(old.Size, old.Mtim.Nano(), uint64(old.Ino)), opts); err != nil {
-			return connectors.Entry{}, err
-		}
-		if c.trash != "" && old.Mode&unix.S_IFMT == unix.S_IFREG {
-			if err := c.keep(dirfd, name, p, old); err != nil {
-				return connectors.Entry{}, err
-			}
-		}
-	} else if err := checkDest(op, p, false, false, "", opts); err != nil {
-		return connectors.Entry{}, err
-	}
 
 	if opts.IfAbsent {
+		// renameat2 RENAME_NOREPLACE is the check: no stat before it.
 		err = renameNoReplace(dirfd, tmp, dirfd, name)
 		if err == errNoReplace {
+			// The file system cannot: check, then rename (a race window).
+			if old, serr := statAt(dirfd, name); serr == nil {
+				return connectors.Entry{}, checkDest(op, p, old.Mode&unix.S_IFMT == unix.S_IFDIR, true, "", opts)
+			}
 			err = unix.Renameat(dirfd, tmp, dirfd, name)
 		} else if err == unix.EEXIST {
+			if old, serr := statAt(dirfd, name); serr == nil && old.Mode&unix.S_IFMT == unix.S_IFDIR {
+				return connectors.Entry{}, connectors.Errorf(connectors.Exists, op, p, "a folder is there")
+			}
 			return connectors.Entry{}, connectors.Errorf(connectors.Precondition, op, p, "a file appeared meanwhile")
 		}
 	} else {
+		// Re-check the destination just before the rename.
+		old, err := statAt(dirfd, name)
+		exists := err == nil
+		if err != nil && err != unix.ENOENT {
+			return connectors.Entry{}, c.wrap(op, p, err)
+		}
+		if exists {
+			isDir := old.Mode&unix.S_IFMT == unix.S_IFDIR
+			if err := checkDest(op, p, isDir, true, revOf(old.Size, old.Mtim.Nano(), uint64(old.Ino)), opts); err != nil {
+				return connectors.Entry{}, err
+			}
+			if c.trash != "" && old.Mode&unix.S_IFMT == unix.S_IFREG {
+				if err := c.keep(dirfd, name, p, old); err != nil {
+					return connectors.Entry{}, err
+				}
+			}
+		} else if err := checkDest(op, p, false, false, "", opts); err != nil {
+			return connectors.Entry{}, err
+		}
 		err = unix.Renameat(dirfd, tmp, dirfd, name)
 	}
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, p, err)
 	}
 	done = true
-	return entryOf(p, st), nil
+	return entryOf(p, &st), nil
 }
 
 // checkDest applies Put's rules to what is at p.
@@ -139,9 +149,9 @@ func checkDest(op, p string, isDir, exists bool, rev string, opts connectors.Put
 	return nil
 }
 
-// copyIn copies src to f through a pooled buffer, checking ctx between
-// chunks and that exactly size bytes arrive (when size >= 0).
-func copyIn(ctx context.Context, f *os.File, src io.Reader, size int64) error {
+// copyIn copies src to the file fd through a pooled buffer, checking ctx
+// between chunks and that exactly size bytes arrive (when size >= 0).
+func copyIn(ctx context.Context, fd int, src io.Reader, size int64) error {
 	buf := getBuf()
 	defer putBuf(buf)
 	var n int64
@@ -155,7 +165,7 @@ func copyIn(ctx context.Context, f *os.File, src io.Reader, size int64) error {
 			if size >= 0 && n > size {
 				return &connectors.Error{Kind: connectors.Transient, Err: errors.New("got more bytes than announced")}
 			}
-			if _, err := f.Write((*buf)[:k]); err != nil {
+			if err := writeAll(fd, (*buf)[:k]); err != nil {
 				return err
 			}
 		}
@@ -179,53 +189,78 @@ func copyIn(ctx context.Context, f *os.File, src io.Reader, size int64) error {
 // Mkdir creates the folder p and its missing parents.
 func (c *Conn) Mkdir(ctx context.Context, p string) (connectors.Entry, error) {
 	const op = "mkdir"
-	r, err := c.open(op, p)
-	if err != nil {
-		return connectors.Entry{}, err
-	}
-	defer r.Close()
-	if err := ctx.Err(); err != nil {
-		return connectors.Entry{}, c.wrap(op, p, err)
-	}
-	if p != "" {
-		if err := r.MkdirAll(p, 0o777); err != nil {
-			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, os.ErrExist) {
-				return connectors.Entry{}, connectors.Errorf(connectors.Exists, op, p, "a file is in the way")
-			}
+	if p == "" {
+		// Creating the root itself: the first sync into a folder that
+		// does not exist yet, or one removed on purpose (--force).
+		if err := os.MkdirAll(c.root, 0o777); err != nil {
 			return connectors.Entry{}, c.wrap(op, p, err)
 		}
 	}
-	e, err := c.Stat(ctx, p)
+	h, err := c.begin(op, p, p == "")
 	if err != nil {
-		return connectors.Entry{}, relabel(err, op)
+		return connectors.Entry{}, err
 	}
-	if !e.IsDir() {
+	defer runtime.KeepAlive(h)
+	if err := ctx.Err(); err != nil {
+		return connectors.Entry{}, c.wrap(op, p, err)
+	}
+	if p == "" {
+		var st unix.Stat_t
+		if err := unix.Fstat(h.fd, &st); err != nil {
+			return connectors.Entry{}, c.wrap(op, p, err)
+		}
+		return entryOf("", &st), nil
+	}
+	parent, name := connectors.Parent(p), connectors.Base(p)
+	dirfd, err := c.openDir(h, parent)
+	if err == unix.ENOENT {
+		dirfd, err = c.createDirs(h, parent)
+	}
+	if err == unix.ENOTDIR {
+		return connectors.Entry{}, connectors.Errorf(connectors.Exists, op, p, "a file is in the way")
+	}
+	if err != nil {
+		return connectors.Entry{}, c.wrap(op, p, err)
+	}
+	defer closeDir(h, dirfd)
+	if err := unix.Mkdirat(dirfd, name, 0o777); err != nil && err != unix.EEXIST {
+		return connectors.Entry{}, c.wrap(op, p, err)
+	}
+	st, err := statAt(dirfd, name)
+	if err != nil {
+		return connectors.Entry{}, c.wrap(op, p, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return entryOf(p, st), nil
+	case unix.S_IFREG:
 		return connectors.Entry{}, connectors.Errorf(connectors.Exists, op, p, "a file is there")
 	}
-	return e, nil
+	perr := notSynced(st.Mode)
+	return connectors.Entry{}, &connectors.Error{Kind: problemKind(perr), Op: op, Path: p, Err: perr}
 }
 
 // Delete removes the file (if its Rev is still ifRev, when given) or empty
 // folder at p. The content is destroyed; Trash keeps it.
 func (c *Conn) Delete(ctx context.Context, p string, ifRev string) error {
 	const op = "delete"
-	r, err := c.open(op, p)
+	h, err := c.begin(op, p, false)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer runtime.KeepAlive(h)
 	if p == "" {
 		return connectors.Errorf(connectors.Invalid, op, p, "cannot delete the root")
 	}
 	if err := ctx.Err(); err != nil {
 		return c.wrap(op, p, err)
 	}
-	d, name, err := openParent(r, p)
+	dirfd, err := c.openDir(h, connectors.Parent(p))
 	if err != nil {
 		return c.wrap(op, p, err)
 	}
-	defer d.Close()
-	dirfd := int(d.Fd())
+	defer closeDir(h, dirfd)
+	name := connectors.Base(p)
 	st, err := statAt(dirfd, name)
 	if err != nil {
 		return c.wrap(op, p, err)
@@ -259,52 +294,53 @@ func (c *Conn) Move(ctx context.Context, from, to string) (connectors.Entry, err
 	if c.hidden != "" && to != "" && connectors.Within(to, c.hidden) {
 		return connectors.Entry{}, connectors.Errorf(connectors.Invalid, op, to, "inside Dovetail's own folder")
 	}
-	r, err := c.open(op, from)
+	h, err := c.begin(op, from, false)
 	if err != nil {
 		return connectors.Entry{}, err
 	}
-	defer r.Close()
+	defer runtime.KeepAlive(h)
 	if from == "" || to == "" {
 		return connectors.Entry{}, connectors.Errorf(connectors.Invalid, op, from, "cannot move the root")
 	}
 	if err := ctx.Err(); err != nil {
 		return connectors.Entry{}, c.wrap(op, from, err)
 	}
-	fd, fname, err := openParent(r, from)
+	fdir, err := c.openDir(h, connectors.Parent(from))
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, from, err)
 	}
-	defer fd.Close()
-	src, err := statAt(int(fd.Fd()), fname)
+	defer closeDir(h, fdir)
+	fname := connectors.Base(from)
+	src, err := statAt(fdir, fname)
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, from, err)
 	}
 	if perr := notSynced(src.Mode); perr != nil {
 		return connectors.Entry{}, &connectors.Error{Kind: problemKind(perr), Op: op, Path: from, Err: perr}
 	}
-	if parent := connectors.Parent(to); parent != "" {
-		if err := r.MkdirAll(parent, 0o777); err != nil {
-			return connectors.Entry{}, c.wrap(op, to, err)
-		}
+	tparent := connectors.Parent(to)
+	tdir, err := c.openDir(h, tparent)
+	if err == unix.ENOENT {
+		tdir, err = c.createDirs(h, tparent)
 	}
-	td, tname, err := openParent(r, to)
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, to, err)
 	}
-	defer td.Close()
+	defer closeDir(h, tdir)
+	tname := connectors.Base(to)
 	same := false
-	if dst, err := statAt(int(td.Fd()), tname); err == nil {
+	if dst, err := statAt(tdir, tname); err == nil {
 		if dst.Dev != src.Dev || dst.Ino != src.Ino {
 			return connectors.Entry{}, connectors.Errorf(connectors.Exists, op, to, "something is there already")
 		}
 		same = true
 	}
 	if same {
-		err = unix.Renameat(int(fd.Fd()), fname, int(td.Fd()), tname)
+		err = unix.Renameat(fdir, fname, tdir, tname)
 	} else {
-		err = renameNoReplace(int(fd.Fd()), fname, int(td.Fd()), tname)
+		err = renameNoReplace(fdir, fname, tdir, tname)
 		if err == errNoReplace {
-			err = unix.Renameat(int(fd.Fd()), fname, int(td.Fd()), tname)
+			err = unix.Renameat(fdir, fname, tdir, tname)
 		}
 	}
 	if err == unix.EEXIST || err == unix.ENOTEMPTY {
@@ -313,7 +349,7 @@ func (c *Conn) Move(ctx context.Context, from, to string) (connectors.Entry, err
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, from, err)
 	}
-	st, err := statAt(int(td.Fd()), tname)
+	st, err := statAt(tdir, tname)
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, to, err)
 	}
@@ -324,31 +360,33 @@ func (c *Conn) Move(ctx context.Context, from, to string) (connectors.Entry, err
 // It is idempotent and succeeds when there is nothing to remove.
 func (c *Conn) Recover(ctx context.Context, p string) error {
 	const op = "recover"
-	r, err := c.open(op, p)
+	h, err := c.begin(op, p, false)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer runtime.KeepAlive(h)
 	if p == "" {
 		return nil
 	}
-	d, name, err := openParent(r, p)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	fd, err := c.openBeneath(h.fd, connectors.Parent(p), unix.O_RDONLY|unix.O_DIRECTORY)
+	if err == unix.ENOENT || err == unix.ENOTDIR {
 		return nil
 	}
 	if err != nil {
 		return c.wrap(op, p, err)
 	}
+	d := os.NewFile(uintptr(fd), connectors.Parent(p))
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
 		return c.wrap(op, p, err)
 	}
+	name := connectors.Base(p)
 	for _, n := range names {
 		if !isTempOf(n, name) {
 			continue
 		}
-		if err := unix.Unlinkat(int(d.Fd()), n, 0); err != nil && err != unix.ENOENT {
+		if err := unix.Unlinkat(fd, n, 0); err != nil && err != unix.ENOENT {
 			return c.wrap(op, p, err)
 		}
 	}
@@ -359,17 +397,19 @@ func (c *Conn) Recover(ctx context.Context, p string) error {
 // the root's file system (and of the trash's, when it is elsewhere).
 func (c *Conn) Sync(ctx context.Context) error {
 	const op = "sync"
-	r, err := c.open(op, "")
+	h, err := c.begin(op, "", false)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	f, err := r.Open(".")
+	defer runtime.KeepAlive(h)
+	fd, err := ignoringEINTR(func() (int, error) {
+		return unix.Openat(h.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
 	if err != nil {
 		return c.wrap(op, "", err)
 	}
-	defer f.Close()
-	if err := syncfs(int(f.Fd())); err != nil {
+	defer unix.Close(fd)
+	if err := syncfs(fd); err != nil {
 		return c.wrap(op, "", err)
 	}
 	if c.trash == "" || c.trashRel != "" {
@@ -384,7 +424,7 @@ func (c *Conn) Sync(ctx context.Context) error {
 	}
 	defer t.Close()
 	var a, b unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &a) == nil && unix.Fstat(int(t.Fd()), &b) == nil && a.Dev == b.Dev {
+	if unix.Fstat(fd, &a) == nil && unix.Fstat(int(t.Fd()), &b) == nil && a.Dev == b.Dev {
 		return nil
 	}
 	return c.wrap(op, "", syncfs(int(t.Fd())))
