@@ -1041,3 +1041,60 @@ func TestQuickCheckDetail(t *testing.T) {
 		t.Errorf("corruptError = %v", err)
 	}
 }
+
+func TestJournal(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTemp(t)
+	t0 := time.Unix(100, 0)
+	mark := func(d Dirty) {
+		t.Helper()
+		if err := db.Update(ctx, func(tx *Tx) error { return tx.MarkDirty(d) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mark(Dirty{Side: "local", Path: "a.txt", Time: t0})
+	mark(Dirty{Side: "remote", Path: "d", Subtree: true, Time: t0.Add(time.Second)})
+	mark(Dirty{Side: "local", Path: "a.txt", Time: t0.Add(2 * time.Second)}) // seen again: later time
+	mark(Dirty{Side: "remote", Path: "d", Time: t0.Add(3 * time.Second)})    // subtree stays set
+	got, err := db.Journal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Dirty{
+		{Side: "remote", Path: "d", Subtree: true, Time: t0.Add(3 * time.Second)},
+		{Side: "local", Path: "a.txt", Time: t0.Add(2 * time.Second)},
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i].Side+got[i].Path < got[j].Side+got[j].Path })
+	sort.Slice(want, func(i, j int) bool { return want[i].Side+want[i].Path < want[j].Side+want[j].Path })
+	if len(got) != len(want) {
+		t.Fatalf("journal = %+v, want %+v", got, want)
+	}
+	for i := range got {
+		if got[i].Side != want[i].Side || got[i].Path != want[i].Path || got[i].Subtree != want[i].Subtree || !got[i].Time.Equal(want[i].Time) {
+			t.Fatalf("journal[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// A run took the snapshot got; a.txt changes again before the run ends.
+	mark(Dirty{Side: "local", Path: "a.txt", Time: t0.Add(10 * time.Second)})
+	if err := db.Update(ctx, func(tx *Tx) error { return tx.ClearDirty(got) }); err != nil {
+		t.Fatal(err)
+	}
+	left, err := db.Journal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].Path != "a.txt" {
+		t.Fatalf("after clear: %+v, want only a.txt (marked again during the run)", left)
+	}
+	// The journal survives a reopen.
+	path := db.Path()
+	db.Close()
+	db2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if left, _ := db2.Journal(ctx); len(left) != 1 {
+		t.Fatalf("after reopen: %+v", left)
+	}
+}
