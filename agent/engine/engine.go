@@ -120,7 +120,21 @@ func (r *Report) Failed() bool {
 const defaultRetention = 30 * 24 * time.Hour
 
 // Run performs one full sync of the pair.
-func (p *Pair) Run(ctx context.Context) (*Report, error) {
+func (p *Pair) Run(ctx context.Context) (*Report, error) { return p.run(ctx, nil) }
+
+// RunScope syncs only the paths in scope (see Scope): the continuous agent's
+// cycle after a watcher or poller saw them change, so that the cost of one
+// change does not grow with the size of the tree. If a side's root is
+// missing it falls back to a full run, whose guards then apply.
+func (p *Pair) RunScope(ctx context.Context, scope []Scope) (*Report, error) {
+	if scope == nil {
+		scope = []Scope{}
+	}
+	return p.run(ctx, scope)
+}
+
+// run syncs the whole tree (scope nil) or the given scope.
+func (p *Pair) run(ctx context.Context, scope []Scope) (*Report, error) {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
@@ -146,67 +160,24 @@ func (p *Pair) Run(ctx context.Context) (*Report, error) {
 			return rep, err
 		}
 		rep.Recovered = n
-		p.purgeTrash(sides)
+		if scope == nil {
+			p.purgeTrash(sides)
+		}
 	}
 
-	// Size the maps from the base once; then read the base and list both
-	// sides at the same time.
-	nFiles, nDirs, err := p.DB.BaseCount(ctx)
+	var g *gathered
+	if scope != nil {
+		g, err = p.gatherScope(ctx, sides, filter, hashType, scope)
+	}
+	if g == nil && err == nil {
+		g, err = p.gatherAll(ctx, sides, filter, hashType)
+	}
 	if err != nil {
 		return rep, err
 	}
-	hint := nFiles + nDirs
-	var (
-		base    map[string]reconcile.Base
-		files   int
-		baseErr error
-		lists   [2]*listing
-		scanErr [2]error
-		wg      sync.WaitGroup
-	)
-	wg.Go(func() { base, files, baseErr = p.loadBase(ctx, hashType, hint) })
-	for s := range sides {
-		wg.Go(func() {
-			lists[s], scanErr[s] = p.scan(ctx, sides[s], reconcile.Side(s), filter, hint)
-		})
-	}
-	wg.Wait()
-	if baseErr != nil {
-		return rep, baseErr
-	}
-	for s, err := range scanErr {
-		if err == nil {
-			continue
-		}
-		side := reconcile.Side(s)
-		if !connectors.IsNotFound(err) {
-			return rep, fmt.Errorf("list %s side %s: %w", side, p.name(side), err)
-		}
-		if files > 0 && !p.Force {
-			return rep, &GuardError{Reason: fmt.Sprintf(
-				"the %s folder %s does not exist, but %d files were synced with it before. "+
-					"Refusing to treat that as deleting everything: if it is a disk or share that is not mounted, mount it and run again. "+
-					"If you removed it on purpose, run again with --force (deleted files go to the trash of the other side where it has one).",
-				side, p.name(side), files)}
-		}
-		if !p.DryRun {
-			if _, err := sides[s].Mkdir(ctx, ""); err != nil {
-				return rep, fmt.Errorf("create %s folder %s: %w", side, p.name(side), err)
-			}
-		}
-		lists[s] = newListing(0)
-	}
+	base, lists, files := g.base, g.lists, g.files
 	for s := range sides {
 		rep.Problems = append(rep.Problems, lists[s].problems...)
-	}
-	for s := range sides {
-		if files > 0 && countFiles(lists[s].entries) == 0 && !p.Force {
-			side := reconcile.Side(s)
-			return rep, &GuardError{Reason: fmt.Sprintf(
-				"the %s folder %s is empty, but %d files were synced with it before. "+
-					"Refusing to delete them all on the other side: if a disk is not mounted, mount it and run again; "+
-					"if you emptied the folder on purpose, run again with --force.", side, p.name(side), files)}
-		}
 	}
 
 	in := reconcile.Input{Base: base, Local: lists[0].entries, Remote: lists[1].entries, Now: p.Now(), Options: p.Options}
@@ -243,6 +214,77 @@ func (p *Pair) Run(ctx context.Context) (*Report, error) {
 		rep.Outcomes = res.Outcomes
 	}
 	return rep, err
+}
+
+// gathered is what a run plans from: the base and both sides' listings
+// (of the whole tree, or of a scope), and the number of synced files.
+type gathered struct {
+	base  map[string]reconcile.Base
+	lists [2]*listing
+	files int
+}
+
+// gatherAll reads the whole base and lists both sides, applying the guards
+// against a missing or emptied root.
+func (p *Pair) gatherAll(ctx context.Context, sides [2]connectors.Connector, filter *rules.Filter, hashType connectors.HashType) (*gathered, error) {
+	// Size the maps from the base once; then read the base and list both
+	// sides at the same time.
+	nFiles, nDirs, err := p.DB.BaseCount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hint := nFiles + nDirs
+	var (
+		base    map[string]reconcile.Base
+		files   int
+		baseErr error
+		lists   [2]*listing
+		scanErr [2]error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { base, files, baseErr = p.loadBase(ctx, hashType, hint) })
+	for s := range sides {
+		wg.Go(func() {
+			lists[s], scanErr[s] = p.scan(ctx, sides[s], reconcile.Side(s), filter, hint)
+		})
+	}
+	wg.Wait()
+	if baseErr != nil {
+		return nil, baseErr
+	}
+	for s, err := range scanErr {
+		if err == nil {
+			continue
+		}
+		side := reconcile.Side(s)
+		if !connectors.IsNotFound(err) {
+			return nil, fmt.Errorf("list %s side %s: %w", side, p.name(side), err)
+		}
+		if files > 0 && !p.Force {
+			return nil, &GuardError{Reason: fmt.Sprintf(
+				"the %s folder %s does not exist, but %d files were synced with it before. "+
+					"Refusing to treat that as deleting everything: if it is a disk or share that is not mounted, mount it and run again. "+
+					"If you removed it on purpose, run again with --force (deleted files go to the trash of the other side where it has one).",
+				side, p.name(side), files)}
+		}
+		if !p.DryRun {
+			if _, err := sides[s].Mkdir(ctx, ""); err != nil {
+				return nil, fmt.Errorf("create %s folder %s: %w", side, p.name(side), err)
+			}
+		}
+		lists[s] = newListing(0)
+	}
+	for s := range sides {
+		if files > 0 && countFiles(lists[s].entries) == 0 && !p.Force {
+			side := reconcile.Side(s)
+			return nil, &GuardError{Reason: fmt.Sprintf(
+				"the %s folder %s is empty, but %d files were synced with it before. "+
+					"Refusing to delete them all on the other side: if a disk is not mounted, mount it and run again; "+
+					"if you emptied the folder on purpose, run again with --force.", side, p.name(side), files)}
+		}
+	}
+
+	return &gathered{base: base, lists: lists, files: files}, nil
 }
 
 func (p *Pair) name(s reconcile.Side) string {

@@ -142,57 +142,70 @@ func (p *Pair) ruleSets() ([2]*rules.RuleSet, error) {
 func (p *Pair) scan(ctx context.Context, c connectors.Connector, side reconcile.Side, filter *rules.Filter, hint int) (*listing, error) {
 	l := newListing(hint)
 	tr := filter.NewTracker()
-	err := c.Walk(ctx, "", func(e connectors.Entry) error {
-		if err := connectors.ValidPath(e.Path); err != nil {
-			l.problems = append(l.problems, Problem{Side: side, Path: e.Path, Rule: "unsafe-name",
-				Err: fmt.Errorf("unsafe name refused (%v); rename it on the %s side", err, side)})
-			if e.IsDir() {
-				return connectors.SkipDir
-			}
-			return nil
-		}
-		k := key(e.Path)
-		if tr.Excluded(k, e.IsDir()) {
-			l.excluded(k)
-			if e.IsDir() {
-				return connectors.SkipDir
-			}
-			return nil
-		}
-		if prev, dup := l.entries[k]; dup {
-			// Two names that are one under Unicode normalization: keep the
-			// one already in NFC, report the other, touch neither.
-			other := e
-			if prev.Path != k && e.Path == k {
-				other = prev
-				l.entries[k] = e
-				delete(l.names, k)
-			}
-			l.problems = append(l.problems, Problem{Side: side, Path: other.Path, Rule: "normalization-conflict",
-				Err: fmt.Errorf("same name as %q once Unicode-normalized (NFC/NFD twins); only one can be synced: rename or remove one", l.entries[k].Path)})
-			if other.IsDir() && other.Path == e.Path {
-				return connectors.SkipDir
-			}
-			return nil
-		}
-		if k != e.Path {
-			l.names[k] = e.Path
-		}
-		l.entries[k] = e
-		return nil
-	}, func(path string, err error) {
-		k := key(path)
-		if tr.Excluded(k, false) {
-			return
-		}
-		l.problems = append(l.problems, Problem{Side: side, Path: path, Err: err,
-			Skipped: connectors.KindOf(err) == connectors.Unimplemented})
-		l.unlisted = append(l.unlisted, k)
-	})
-	if err != nil {
+	if err := l.walk(ctx, c, side, tr, ""); err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// walk adds everything below dir on c to l.
+func (l *listing) walk(ctx context.Context, c connectors.Connector, side reconcile.Side, tr *rules.Tracker, dir string) error {
+	return c.Walk(ctx, dir, func(e connectors.Entry) error { return l.add(e, side, tr) },
+		func(path string, err error) { l.problem(path, err, side, tr) })
+}
+
+// add records one listed entry; it returns SkipDir for a folder whose
+// contents are not to be listed.
+func (l *listing) add(e connectors.Entry, side reconcile.Side, tr *rules.Tracker) error {
+	if err := connectors.ValidPath(e.Path); err != nil {
+		l.problems = append(l.problems, Problem{Side: side, Path: e.Path, Rule: "unsafe-name",
+			Err: fmt.Errorf("unsafe name refused (%v); rename it on the %s side", err, side)})
+		if e.IsDir() {
+			return connectors.SkipDir
+		}
+		return nil
+	}
+	k := key(e.Path)
+	if tr.Excluded(k, e.IsDir()) {
+		l.excluded(k)
+		if e.IsDir() {
+			return connectors.SkipDir
+		}
+		return nil
+	}
+	if prev, dup := l.entries[k]; dup {
+		// Two names that are one under Unicode normalization: keep the
+		// one already in NFC, report the other, touch neither.
+		other := e
+		if prev.Path != k && e.Path == k {
+			other = prev
+			l.entries[k] = e
+			delete(l.names, k)
+		}
+		l.problems = append(l.problems, Problem{Side: side, Path: other.Path, Rule: "normalization-conflict",
+			Err: fmt.Errorf("same name as %q once Unicode-normalized (NFC/NFD twins); only one can be synced: rename or remove one", l.entries[k].Path)})
+		if other.IsDir() && other.Path == e.Path {
+			return connectors.SkipDir
+		}
+		return nil
+	}
+	if k != e.Path {
+		l.names[k] = e.Path
+	}
+	l.entries[k] = e
+	return nil
+}
+
+// problem records a path that could not be listed: it is kept out of the
+// plan so that it does not look deleted.
+func (l *listing) problem(path string, err error, side reconcile.Side, tr *rules.Tracker) {
+	k := key(path)
+	if tr.Excluded(k, false) {
+		return
+	}
+	l.problems = append(l.problems, Problem{Side: side, Path: path, Err: err,
+		Skipped: connectors.KindOf(err) == connectors.Unimplemented})
+	l.unlisted = append(l.unlisted, k)
 }
 
 // check applies what the listings alone cannot: paths the other side's
