@@ -1,0 +1,93 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dovetail-sync/dovetail/agent/engine"
+	"github.com/dovetail-sync/dovetail/connectors/mem"
+	"github.com/dovetail-sync/dovetail/statedb"
+)
+
+func TestAgentRunsAndReloadsTasks(t *testing.T) {
+	dir := t.TempDir()
+	l, r := mem.New(mem.Options{}), mem.New(mem.Options{})
+	l.WriteFile("a", []byte("a"), time.Now())
+	names := []string{"one"}
+	var fail error
+	released := 0
+	build := func(ctx context.Context) ([]Spec, func(), error) {
+		if fail != nil {
+			return nil, nil, fail
+		}
+		var specs []Spec
+		var dbs []*statedb.DB
+		for _, n := range names {
+			db, err := statedb.Open(ctx, filepath.Join(dir, n+".db"))
+			if err != nil {
+				return nil, nil, err
+			}
+			dbs = append(dbs, db)
+			specs = append(specs, Spec{Name: n, Pair: &engine.Pair{Local: l, Remote: r, DB: db}})
+		}
+		return specs, func() {
+			released++
+			for _, db := range dbs {
+				db.Close()
+			}
+		}, nil
+	}
+	a := New(build, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	wait("task one to sync", func() bool { _, err := r.ReadFile("a"); return err == nil })
+	if _, err := a.Task("nope"); !errors.Is(err, ErrUnknownTask) {
+		t.Errorf("Task(nope) = %v, want ErrUnknownTask", err)
+	}
+	h, err := a.History(ctx, "one", 10)
+	if err != nil || len(h["one"]) == 0 {
+		t.Errorf("History(one) = %v, %v; want the upload of a", h, err)
+	}
+
+	names = []string{"one", "two"}
+	if err := a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(a.Tasks()); n != 2 {
+		t.Fatalf("after reload: %d tasks, want 2", n)
+	}
+	if released != 1 {
+		t.Errorf("released %d times after one reload, want 1", released)
+	}
+	fail = errors.New("bad config")
+	if err := a.Reload(ctx); err == nil {
+		t.Fatal("Reload with a failing build succeeded")
+	}
+	if n := len(a.Tasks()); n != 2 {
+		t.Fatalf("a failed reload changed the tasks: %d, want the 2 running", n)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent did not stop")
+	}
+	if released != 2 {
+		t.Errorf("released %d times after stop, want 2", released)
+	}
+}
