@@ -15,13 +15,19 @@ import (
 var ErrUnknownTask = errors.New("no such task")
 
 // Build turns the configuration into task specs. It is called at start
-// and on every reload; release closes what the specs hold (state DBs,
-// connections) once their tasks have stopped.
+// and on every reload, after the previous tasks have stopped (they hold
+// their state files locked); release closes what the specs hold (state
+// DBs, connections) once their tasks have stopped.
 type Build func(ctx context.Context) (specs []Spec, release func(), err error)
+
+// Check validates the configuration before a reload stops anything: a
+// configuration that fails it leaves the running tasks alone.
+type Check func(ctx context.Context) error
 
 // Agent supervises the tasks of one configuration.
 type Agent struct {
 	build Build
+	check Check
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -32,12 +38,13 @@ type Agent struct {
 	ctx     context.Context // the Run context, for tasks started by Reload
 }
 
-// New returns an agent that builds its tasks with build.
-func New(build Build, log *slog.Logger) *Agent {
+// New returns an agent that builds its tasks with build; check (optional)
+// vets a configuration before a reload.
+func New(build Build, check Check, log *slog.Logger) *Agent {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{build: build, log: log}
+	return &Agent{build: build, check: check, log: log}
 }
 
 // Run builds and runs the tasks until ctx ends, then stops them and
@@ -61,8 +68,17 @@ func (a *Agent) Run(ctx context.Context) error {
 // If the configuration is invalid the running tasks are left as they are
 // and the error says what is wrong.
 func (a *Agent) Reload(ctx context.Context) error {
+	if a.check != nil {
+		if err := a.check(ctx); err != nil {
+			return err
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopTasks()
 	specs, release, err := a.build(ctx)
 	if err != nil {
+		a.log.Error("no tasks running: building them failed", "err", err)
 		return err
 	}
 	names := map[string]bool{}
@@ -75,9 +91,6 @@ func (a *Agent) Reload(ctx context.Context) error {
 		}
 		names[s.Name] = true
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.stopTasks()
 	runCtx, cancel := context.WithCancel(a.ctx)
 	wg := &sync.WaitGroup{}
 	tasks := make([]*Task, 0, len(specs))

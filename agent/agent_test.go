@@ -19,10 +19,8 @@ func TestAgentRunsAndReloadsTasks(t *testing.T) {
 	names := []string{"one"}
 	var fail error
 	released := 0
+	check := func(ctx context.Context) error { return fail }
 	build := func(ctx context.Context) ([]Spec, func(), error) {
-		if fail != nil {
-			return nil, nil, fail
-		}
 		var specs []Spec
 		var dbs []*statedb.DB
 		for _, n := range names {
@@ -40,7 +38,7 @@ func TestAgentRunsAndReloadsTasks(t *testing.T) {
 			}
 		}, nil
 	}
-	a := New(build, nil)
+	a := New(build, check, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
