@@ -19,6 +19,7 @@ import (
 	"github.com/dovetail-sync/dovetail/agent/engine"
 	"github.com/dovetail-sync/dovetail/agent/reconcile"
 	"github.com/dovetail-sync/dovetail/connectors"
+	"github.com/dovetail-sync/dovetail/connectors/dial"
 	"github.com/dovetail-sync/dovetail/connectors/local"
 	"github.com/dovetail-sync/dovetail/connectors/namecode"
 	"github.com/dovetail-sync/dovetail/rules"
@@ -234,12 +235,15 @@ func syncPair(ctx context.Context, o *syncOpts, localArg, remoteArg string, stdo
 	if err != nil {
 		return fail(exitUsage, err)
 	}
-	remote, remoteName, err := openRemote(remoteArg)
+	rem, err := dial.Open(ctx, remoteArg)
 	if err != nil {
-		return fail(exitUsage, err)
+		return fail(exitError, err)
 	}
-	if lr, ok := remote.(*local.Conn); ok && overlaps(localRoot, lr.Root()) {
-		return fail(exitUsage, fmt.Errorf("LOCAL %s and REMOTE %s overlap: one is inside the other", localRoot, lr.Root()))
+	defer rem.Close()
+	var remote connectors.Connector = rem.Connector
+	remoteName := rem.Name
+	if rem.LocalRoot != "" && overlaps(localRoot, rem.LocalRoot) {
+		return fail(exitUsage, fmt.Errorf("LOCAL %s and REMOTE %s overlap: one is inside the other", localRoot, rem.LocalRoot))
 	}
 	if o.encode {
 		name := remote.Features().Rules
@@ -315,19 +319,6 @@ func syncPair(ctx context.Context, o *syncOpts, localArg, remoteArg string, stdo
 		printReport(stdout, rep, localRoot, remoteName)
 	}
 	return code
-}
-
-// openRemote turns the REMOTE argument into a connector.
-func openRemote(arg string) (connectors.Connector, string, error) {
-	if i := strings.Index(arg, "://"); i > 0 {
-		return nil, "", fmt.Errorf("REMOTE %q: the %s:// scheme is not supported by this build yet; use a local path", arg, arg[:i])
-	}
-	root, err := filepath.Abs(arg)
-	if err != nil {
-		return nil, "", err
-	}
-	c, err := local.New(root, local.Options{TrashDir: filepath.Join(root, ".dovetail", "trash")})
-	return c, root, err
 }
 
 func overlaps(a, b string) bool {
