@@ -51,4 +51,4 @@ deps:
 	@bash .ci/deps.sh
 
 clean:
-	rm -rf bin bench/out
+	rm -rf bin
