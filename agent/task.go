@@ -70,6 +70,9 @@ type Spec struct {
 	NextAllowed func(t time.Time) time.Time
 	// Disabled tasks are listed but never run.
 	Disabled bool
+	// OnRun, if set, is called after each run with its report and error
+	// (the one-shot style summary of `dovetail sync --watch`).
+	OnRun func(rep *engine.Report, full bool, err error)
 }
 
 // State names what a task is doing.
@@ -406,6 +409,9 @@ func (t *Task) cycle(ctx context.Context) (time.Duration, error) {
 	rep, err := t.runOnce(ctx, full, scope, force)
 	if ctx.Err() != nil {
 		return 0, nil
+	}
+	if t.spec.OnRun != nil {
+		t.spec.OnRun(rep, full, err)
 	}
 	if err != nil {
 		msg := err.Error()
