@@ -231,3 +231,18 @@ func TestScheduledTaskRunsAtItsTime(t *testing.T) {
 		t.Error("NextRun not set for a scheduled task")
 	}
 }
+
+func TestTaskOverflowRescansEverything(t *testing.T) {
+	f := newTaskFixture(t, "", nil)
+	f.start()
+	f.waitFor("first run", func() bool { return f.task.Status().Runs == 1 })
+	// Changes the watcher lost (an overflow): nothing names these paths.
+	f.l.WriteFile("lost1", []byte("1"), time.Now())
+	f.l.WriteFile("deep/lost2", []byte("2"), time.Now())
+	f.src[0].ch <- Change{Rescan: []string{""}, Reason: "overflow"}
+	f.waitFor("lost1 synced by the rescan", has(f.r, "lost1", "1"))
+	f.waitFor("deep/lost2 synced by the rescan", has(f.r, "deep/lost2", "2"))
+	if s := f.task.Status(); s.FullRuns != 2 {
+		t.Errorf("FullRuns = %d, want 2 (start and the overflow rescan)", s.FullRuns)
+	}
+}
