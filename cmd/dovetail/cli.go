@@ -30,6 +30,11 @@ Usage:
   dovetail sync [flags] LOCAL REMOTE   sync two folders once and exit
   dovetail demo                        sync a demo pair of folders (nothing to set up)
   dovetail check --for PROVIDER PATH   list paths that could not be synced to PROVIDER, and why
+  dovetail status                      show what the running agent's tasks are doing
+  dovetail task list|run|pause|resume  list the agent's tasks, run one now, pause or resume one
+  dovetail history                     list what the agent did, newest first
+  dovetail conflicts                   list the open conflicts
+  dovetail reload                      make the agent re-read its configuration
   dovetail version                     print the version
   dovetail help [COMMAND]              show help
 
@@ -59,6 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDemo(ctx, rest, stdout, stderr)
 	case "check":
 		return runCheck(ctx, rest, stdout, stderr)
+	case "status", "history", "conflicts", "reload":
+		return runControlCmd(ctx, cmd, rest, stdout, stderr)
+	case "task":
+		return runTask(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "dovetail", version)
 		return exitOK
