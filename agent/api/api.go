@@ -169,16 +169,17 @@ type ConflictItem struct {
 // unless told otherwise: $DOVETAIL_SOCKET, else
 // $XDG_RUNTIME_DIR/dovetail/agent.sock, else
 // $XDG_STATE_HOME/dovetail/agent.sock ($XDG_STATE_HOME defaults to
-// ~/.local/state).
+// ~/.local/state). As the XDG specification asks, relative XDG paths are
+// ignored.
 func DefaultSocket() string {
 	if p := os.Getenv("DOVETAIL_SOCKET"); p != "" {
 		return p
 	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) {
 		return filepath.Join(d, "dovetail", "agent.sock")
 	}
 	d := os.Getenv("XDG_STATE_HOME")
-	if d == "" {
+	if !filepath.IsAbs(d) {
 		home, err := os.UserHomeDir()
 		if err != nil {
 			home = os.TempDir()

@@ -553,6 +553,7 @@ func TestDefaultSocket(t *testing.T) {
 		{"runtime dir", "", "/run/user/1000", "/st", home, "/run/user/1000/dovetail/agent.sock"},
 		{"state dir", "", "", "/st", home, "/st/dovetail/agent.sock"},
 		{"home", "", "", "", home, filepath.Join(home, ".local/state/dovetail/agent.sock")},
+		{"relative XDG paths ignored", "", "run", "state", home, filepath.Join(home, ".local/state/dovetail/agent.sock")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
