@@ -1,0 +1,93 @@
+package resilient
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/dovetail-sync/dovetail/connectors"
+)
+
+// Put retries the wrapped Put when that is safe: when nothing was read
+// from r yet, or when r is an io.Seeker and can be rewound to where it
+// was. Otherwise the error is returned and the caller retries the whole
+// file later. An attempt that reads no byte of r for StallTimeout (after
+// the last byte: that gets no answer for StallTimeout) is cancelled and
+// counts as a transient failure.
+func (c *conn) Put(ctx context.Context, path string, r io.Reader, opts connectors.PutOptions) (connectors.Entry, error) {
+	seeker, _ := r.(io.Seeker)
+	var start int64
+	if seeker != nil {
+		pos, err := seeker.Seek(0, io.SeekCurrent)
+		if err != nil {
+			seeker = nil // a Seeker that cannot seek, such as a pipe
+		}
+		start = pos
+	}
+	src := &source{c: c, r: r, path: path}
+	for attempt := 0; ; attempt++ {
+		e, err := c.putOnce(ctx, path, src, opts)
+		if err == nil {
+			return e, nil
+		}
+		if ctx.Err() != nil || !connectors.Retryable(err) {
+			return e, err
+		}
+		if src.read.Load() > 0 {
+			if seeker == nil {
+				return e, err
+			}
+			if _, serr := seeker.Seek(start, io.SeekStart); serr != nil {
+				return e, err
+			}
+			src.read.Store(0)
+		}
+		if err := c.pause(ctx, "put", path, attempt, err); err != nil {
+			return connectors.Entry{}, err
+		}
+	}
+}
+
+// putOnce is one attempt of Put, holding a slot, with the stall timer
+// armed except while the wrapped Put is reading from src.
+func (c *conn) putOnce(ctx context.Context, path string, src *source, opts connectors.PutOptions) (connectors.Entry, error) {
+	if err := c.acquire(ctx, "put", path); err != nil {
+		return connectors.Entry{}, err
+	}
+	defer c.release()
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	src.ctx, src.stall = actx, nil
+	if d := c.opts.StallTimeout; d > 0 {
+		src.stall = time.AfterFunc(d, func() { cancel(errStalled) })
+		defer src.stall.Stop()
+	}
+	e, err := c.inner.Put(actx, path, src, opts)
+	return e, c.classify(ctx, actx, "put", path, err)
+}
+
+// source is what the wrapped Put reads from: the caller's reader, counted,
+// throttled by the bandwidth limit, and pausing the stall timer.
+type source struct {
+	c    *conn
+	r    io.Reader
+	path string
+	read atomic.Int64 // bytes read in this attempt
+
+	ctx   context.Context // the attempt's
+	stall *time.Timer     // nil without a stall timeout
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	if s.stall != nil {
+		s.stall.Stop()
+		defer s.stall.Reset(s.c.opts.StallTimeout)
+	}
+	n, err := s.r.Read(s.c.clip(p))
+	s.read.Add(int64(n))
+	if werr := s.c.throttle(s.ctx, "put", s.path, n); werr != nil {
+		return n, werr
+	}
+	return n, err
+}
