@@ -55,8 +55,8 @@ Example:
   photos: syncing
     /home/ann/Pictures ⇄ gdrive:Pictures (two-way)
     last sync: 3 minutes ago
-    progress: 120 of 450 files, 1.2 GiB of 3.4 GiB; now 2025/IMG_0012.jpg
-    1 conflict: see "dovetail conflicts --task photos"
+    progress: 120 of 450 files, 1.5 GiB of 3.5 GiB; now 2025/IMG_0012.jpg
+    1 open conflict: see "dovetail conflicts --task photos"
 `},
 	"task list": {name: "task list", json: true, do: doTaskList, help: `Lists the tasks of the running agent, one a line: name, state, direction
 and the two folders.
@@ -65,8 +65,9 @@ and the two folders.
 window. A run in progress is not interrupted. Follow it with "dovetail status".
 `},
 	"task pause": {name: "task pause", args: "NAME", do: doTaskAction("pause"), help: `Pauses task NAME: it starts no runs until "dovetail task resume NAME".
-A run in progress finishes. A paused task stays paused until resumed or
-until the agent restarts.
+A run in progress finishes. The pause is not saved: a reload or a restart
+of the agent starts the task again (to stop it for good, set "enabled: false"
+for it in the configuration).
 `},
 	"task resume": {name: "task resume", args: "NAME", do: doTaskAction("resume"), help: `Resumes task NAME after "dovetail task pause": what changed meanwhile is
 synced.
