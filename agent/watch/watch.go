@@ -45,9 +45,9 @@ const (
 // tuning holds the internals that tests adjust; production uses
 // defaultTuning.
 type tuning struct {
-	// add puts a watch on a folder; nil means fsnotify's Add. Tests wrap it
-	// to simulate the watch limit.
-	add func(abs string) error
+	// failAdd, if set, is asked before each watch is added and may fail
+	// it (tests simulate the watch limit).
+	failAdd func(abs string) error
 	// hold, when it receives a channel, stops reading events until that
 	// channel is closed (tests use it to overflow the kernel queue).
 	hold chan chan struct{}
@@ -98,6 +98,7 @@ type Watcher struct {
 	pend        *pending
 	afterRename bool // the previous event was a rename away (its pair may follow)
 	warnedLimit bool
+	rearm       bool // the slow timer's period changed (root lost, folders unwatched)
 }
 
 // expectation is a write the agent announced (see Expect).
@@ -157,9 +158,6 @@ func newWatcher(root string, opts Options, tune tuning) (*Watcher, error) {
 		dirs:      make(map[string]map[string]struct{}),
 		skipped:   make(map[string]struct{}),
 		pend:      newPending(tune.maxPaths, tune.maxRescan),
-	}
-	if w.tune.add == nil {
-		w.tune.add = fsn.Add
 	}
 	now := time.Now()
 	w.watchTree(now, "")
@@ -287,6 +285,10 @@ func (w *Watcher) run() {
 			case <-w.quit:
 				return
 			}
+		}
+		if w.rearm {
+			w.rearm = false
+			maint.Reset(w.maintPeriod())
 		}
 	}
 }
@@ -416,7 +418,7 @@ func (w *Watcher) watchTree(now time.Time, rel string) {
 		dir := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		abs := w.abs(dir)
-		if err := w.tune.add(abs); err != nil {
+		if err := w.addWatch(abs); err != nil {
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 				continue // gone already: the event of its parent reports it
 			}
@@ -454,6 +456,15 @@ func (w *Watcher) watchTree(now time.Time, rel string) {
 	}
 }
 
+func (w *Watcher) addWatch(abs string) error {
+	if w.tune.failAdd != nil {
+		if err := w.tune.failAdd(abs); err != nil {
+			return err
+		}
+	}
+	return w.fsn.Add(abs)
+}
+
 func unwatchedReason(err error) string {
 	if errors.Is(err, syscall.ENOSPC) {
 		return ReasonWatchLimit
@@ -469,6 +480,7 @@ func (w *Watcher) warnUnwatched(failed []string) {
 		level = slog.LevelDebug
 	}
 	w.warnedLimit = true
+	w.rearm = true
 	err := w.unwatchedErr(failed[0])
 	if errors.Is(err, syscall.ENOSPC) {
 		limit := "unknown"
@@ -553,6 +565,7 @@ func (w *Watcher) rootLost(now time.Time, reason string) {
 	clear(w.dirs)
 	w.rootInfo = nil
 	w.pend.addRescan(now, "", reason)
+	w.rearm = true
 }
 
 // maintain runs on the slow timer: it re-establishes a lost root, notices
