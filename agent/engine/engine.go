@@ -377,7 +377,13 @@ func (p *Pair) loadBase(ctx context.Context, hashType connectors.HashType, hint 
 	return base, files, err
 }
 
+// saveMeta records which hash type the base holds. It writes (and so
+// syncs the state file) only when that changed: a run that changes nothing
+// writes nothing.
 func (p *Pair) saveMeta(ctx context.Context, hashType connectors.HashType) error {
+	if prev, ok, err := p.DB.Meta(ctx, "hash_type"); err != nil || (ok && prev == string(hashType)) {
+		return err
+	}
 	return p.DB.Update(ctx, func(tx *statedb.Tx) error { return tx.SetMeta("hash_type", string(hashType)) })
 }
 
