@@ -19,8 +19,10 @@
 //	POST /v1/reload                    204, re-reads the configuration file
 //
 // Task names in paths are URL path-escaped. Errors are answered as
-// {"error": "message"} with status 404 for an unknown task (or endpoint),
-// 400 for a bad request, 405 for a wrong method and 500 otherwise. JSON
+// {"error": "message", "kind": KIND} with status 404 for an unknown task
+// (kind "unknown_task") or endpoint ("no_endpoint"), 400 for a bad request
+// and 405 for a wrong method ("bad_request"), 403 for a cross-origin
+// browser request ("forbidden") and 500 otherwise ("internal"). JSON
 // keys are snake_case; times are RFC 3339 strings, and a time that never
 // happened is left out. Fields are only ever added within v1: clients
 // must ignore keys they do not know, and state values they do not know.

@@ -292,25 +292,26 @@ func TestHTTP(t *testing.T) {
 		method, target string
 		header         map[string]string
 		code           int
-		errPart        string // in the JSON error; "" for a success
+		kind           string // of the JSON error; "" for a success
+		errPart        string // in the JSON error's message
 	}{
-		{"GET", "/v1/status", nil, 200, ""},
-		{"HEAD", "/v1/status", nil, 200, ""},
-		{"POST", "/v1/tasks/photos/run", nil, 204, ""},
-		{"POST", "/v1/tasks/docs%2F2025%20raw/pause", nil, 204, ""},
-		{"POST", "/v1/tasks/nope/run", nil, 404, `no such task "nope"`},
-		{"GET", "/v1/history?limit=abc", nil, 400, `limit "abc" is not a number from 1 to 10000`},
-		{"GET", "/v1/history?limit=0", nil, 400, "limit"},
-		{"GET", "/v1/history?limit=10001", nil, 400, "limit"},
-		{"GET", "/v1/history?task=photos&limit=1", nil, 200, ""},
-		{"GET", "/v1/conflicts?task=nope", nil, 404, "no such task"},
-		{"GET", "/v1/tasks/photos/run", nil, 405, "method not allowed (use POST)"},
-		{"POST", "/v1/status", nil, 405, "use GET"},
-		{"GET", "/v2/status", nil, 404, "no such endpoint"},
-		{"POST", "/v1/reload", nil, 204, ""},
+		{"GET", "/v1/status", nil, 200, "", ""},
+		{"HEAD", "/v1/status", nil, 200, "", ""},
+		{"POST", "/v1/tasks/photos/run", nil, 204, "", ""},
+		{"POST", "/v1/tasks/docs%2F2025%20raw/pause", nil, 204, "", ""},
+		{"POST", "/v1/tasks/nope/run", nil, 404, KindUnknownTask, `no such task "nope"`},
+		{"GET", "/v1/history?limit=abc", nil, 400, KindBadRequest, `limit "abc" is not a number from 1 to 10000`},
+		{"GET", "/v1/history?limit=0", nil, 400, KindBadRequest, "limit"},
+		{"GET", "/v1/history?limit=10001", nil, 400, KindBadRequest, "limit"},
+		{"GET", "/v1/history?task=photos&limit=1", nil, 200, "", ""},
+		{"GET", "/v1/conflicts?task=nope", nil, 404, KindUnknownTask, "no such task"},
+		{"GET", "/v1/tasks/photos/run", nil, 405, KindBadRequest, "method not allowed (use POST)"},
+		{"POST", "/v1/status", nil, 405, KindBadRequest, "use GET"},
+		{"GET", "/v2/status", nil, 404, KindNoEndpoint, "no such endpoint"},
+		{"POST", "/v1/reload", nil, 204, "", ""},
 		// A web page elsewhere cannot make the agent act through a browser.
-		{"POST", "/v1/reload", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403, "cross-origin"},
-		{"POST", "/v1/tasks/photos/pause", map[string]string{"Origin": "https://evil.example"}, 403, "cross-origin"},
+		{"POST", "/v1/reload", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403, KindForbidden, "cross-origin"},
+		{"POST", "/v1/tasks/photos/pause", map[string]string{"Origin": "https://evil.example"}, 403, KindForbidden, "cross-origin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
@@ -338,13 +339,38 @@ func TestHTTP(t *testing.T) {
 				t.Fatalf("not JSON (%v): %s", err, body)
 			}
 			msg, _ := e["error"].(string)
-			if tt.errPart == "" && msg != "" || !strings.Contains(msg, tt.errPart) {
+			if tt.kind == "" && msg != "" || !strings.Contains(msg, tt.errPart) {
 				t.Errorf("error %q, want it to contain %q", msg, tt.errPart)
+			}
+			if kind, _ := e["kind"].(string); kind != tt.kind {
+				t.Errorf("kind %q, want %q", kind, tt.kind)
 			}
 			if tt.code == 405 && resp.Header.Get("Allow") == "" {
 				t.Error("405 without Allow")
 			}
 		})
+	}
+}
+
+func TestErrorUnwrap(t *testing.T) {
+	tests := []struct {
+		err                 *Error
+		unknownTask, badReq bool
+	}{
+		{&Error{StatusCode: 404, Kind: KindUnknownTask}, true, false},
+		// An agent of another version without the endpoint: not a task problem.
+		{&Error{StatusCode: 404, Kind: KindNoEndpoint}, false, false},
+		{&Error{StatusCode: 404}, false, false},
+		{&Error{StatusCode: 400, Kind: KindBadRequest}, false, true},
+		{&Error{StatusCode: 500, Kind: KindInternal}, false, false},
+	}
+	for _, tt := range tests {
+		if got := errors.Is(tt.err, ErrUnknownTask); got != tt.unknownTask {
+			t.Errorf("%+v: Is(ErrUnknownTask) = %v", tt.err, got)
+		}
+		if got := errors.Is(tt.err, ErrBadRequest); got != tt.badReq {
+			t.Errorf("%+v: Is(ErrBadRequest) = %v", tt.err, got)
+		}
 	}
 }
 

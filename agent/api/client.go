@@ -117,19 +117,20 @@ func (c *Client) Reload(ctx context.Context) error {
 type Error struct {
 	// StatusCode is the HTTP status of the answer.
 	StatusCode int
+	// Kind is one of the Kind constants ("" from an agent that sent none).
+	Kind string
 	// Message is the agent's message.
 	Message string
 }
 
 func (e *Error) Error() string { return e.Message }
 
-// Unwrap lets errors.Is find ErrUnknownTask in a 404 and ErrBadRequest in
-// a 400.
+// Unwrap lets errors.Is find ErrUnknownTask and ErrBadRequest.
 func (e *Error) Unwrap() error {
-	switch e.StatusCode {
-	case http.StatusNotFound:
+	switch e.Kind {
+	case KindUnknownTask:
 		return ErrUnknownTask
-	case http.StatusBadRequest:
+	case KindBadRequest:
 		return ErrBadRequest
 	}
 	return nil
@@ -158,7 +159,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, out 
 		if json.NewDecoder(body).Decode(&e) != nil || e.Error == "" {
 			e.Error = "the agent answered " + resp.Status
 		}
-		return &Error{StatusCode: resp.StatusCode, Message: e.Error}
+		return &Error{StatusCode: resp.StatusCode, Kind: e.Kind, Message: e.Error}
 	}
 	if out == nil {
 		return nil

@@ -74,7 +74,7 @@ func Handler(c Controller) http.Handler {
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusForbidden, errorBody{"cross-origin request refused"})
+		writeJSON(w, http.StatusForbidden, errorBody{"cross-origin request refused", KindForbidden})
 	}))
 	return csrf.Handler(jsonMux{mux})
 }
@@ -93,16 +93,27 @@ func (m jsonMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		probe.Method = method
 		if _, pattern := m.mux.Handler(probe); pattern != "" {
 			w.Header().Set("Allow", method)
-			writeJSON(w, http.StatusMethodNotAllowed, errorBody{fmt.Sprintf("%s %s: method not allowed (use %s)", r.Method, r.URL.Path, method)})
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody{fmt.Sprintf("%s %s: method not allowed (use %s)", r.Method, r.URL.Path, method), KindBadRequest})
 			return
 		}
 	}
-	writeJSON(w, http.StatusNotFound, errorBody{fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
+	writeJSON(w, http.StatusNotFound, errorBody{fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path), KindNoEndpoint})
 }
+
+// Error kinds, the "kind" of an error answer: what a program can act on
+// without reading the message.
+const (
+	KindUnknownTask = "unknown_task" // 404: no task of that name
+	KindNoEndpoint  = "no_endpoint"  // 404: no such route (an agent of another version?)
+	KindBadRequest  = "bad_request"  // 400 or 405
+	KindForbidden   = "forbidden"    // 403: a cross-origin browser request
+	KindInternal    = "internal"     // 500: the agent failed; the message says why
+)
 
 // errorBody is the JSON of every error answer.
 type errorBody struct {
 	Error string `json:"error"`
+	Kind  string `json:"kind"`
 }
 
 // reply writes body (204 when nil) or, when err is not nil, the error.
@@ -118,20 +129,20 @@ func reply(w http.ResponseWriter, body any, err error) {
 }
 
 func writeError(w http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
+	code, kind := http.StatusInternalServerError, KindInternal
 	switch {
 	case errors.Is(err, ErrUnknownTask):
-		code = http.StatusNotFound
+		code, kind = http.StatusNotFound, KindUnknownTask
 	case errors.Is(err, ErrBadRequest):
-		code = http.StatusBadRequest
+		code, kind = http.StatusBadRequest, KindBadRequest
 	}
-	writeJSON(w, code, errorBody{err.Error()})
+	writeJSON(w, code, errorBody{err.Error(), kind})
 }
 
 func writeJSON(w http.ResponseWriter, code int, body any) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		code, b = http.StatusInternalServerError, []byte(`{"error":"cannot encode the answer"}`)
+		code, b = http.StatusInternalServerError, []byte(`{"error":"cannot encode the answer","kind":"internal"}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
