@@ -187,7 +187,8 @@ func versionTime(mtime time.Time, old os.FileInfo) time.Time {
 // replace renames the finished upload tmp to full.
 func (c *Conn) replace(s *session, p, tmp, full string, exists bool) error {
 	const op = "put"
-	if s.posixRename {
+	if s.posixRename && !c.noPosixRename {
+		c.renames.Add(1)
 		return c.wrap(s, op, p, s.sftp.PosixRename(tmp, full))
 	}
 	if !exists {

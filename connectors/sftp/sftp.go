@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -35,6 +36,9 @@ type Conn struct {
 	mu     sync.Mutex
 	s      *session // nil until dialled, and after the connection is lost
 	closed bool
+
+	noPosixRename bool         // test hook: replace files as if the server lacked posix-rename
+	renames       atomic.Int64 // files replaced with posix-rename, for tests
 }
 
 var (
