@@ -2,17 +2,17 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
 
+	"github.com/dovetail-sync/dovetail/agent/api"
 	"github.com/dovetail-sync/dovetail/statedb"
 )
 
 // ErrUnknownTask is returned for a task name the agent does not run.
-var ErrUnknownTask = errors.New("no such task")
+var ErrUnknownTask = api.ErrUnknownTask
 
 // Build turns the configuration into task specs. It is called at start
 // and on every reload, after the previous tasks have stopped (they hold
@@ -138,41 +138,133 @@ func (a *Agent) Task(name string) (*Task, error) {
 	return nil, fmt.Errorf("%w %q", ErrUnknownTask, name)
 }
 
-// History returns the newest records of a task's history (all tasks when
-// name is ""), newest first, at most limit per task.
-func (a *Agent) History(ctx context.Context, name string, limit int) (map[string][]statedb.HistoryRecord, error) {
-	out := map[string][]statedb.HistoryRecord{}
-	for _, t := range a.Tasks() {
-		if name != "" && t.Name() != name {
-			continue
+// The Agent is the api.Controller behind the control socket.
+var _ api.Controller = (*Agent)(nil)
+
+// Status returns a snapshot of every task, in configuration order.
+func (a *Agent) Status(ctx context.Context) ([]api.TaskStatus, error) {
+	tasks := a.Tasks()
+	out := make([]api.TaskStatus, 0, len(tasks))
+	for _, t := range tasks {
+		st := t.Status()
+		p := t.spec.Pair
+		ts := api.TaskStatus{
+			Name: t.Name(), Local: p.LocalName, Remote: p.RemoteName, Direction: p.Options.Direction.String(),
+			State: string(st.State), Error: st.Err, Enabled: !t.spec.Disabled,
+			LastSync: st.LastSync, NextRun: st.NextRun, Problems: st.Problems,
+			Progress: api.Progress{FilesDone: st.FilesDone, FilesTotal: st.FilesTotal,
+				BytesDone: st.BytesDone, BytesTotal: st.BytesTotal, Current: st.Current},
 		}
-		h, err := t.spec.Pair.DB.History(ctx, limit)
-		if err != nil {
-			return nil, err
+		if c, err := p.DB.Conflicts(ctx, true); err == nil {
+			ts.Conflicts = len(c)
 		}
-		out[t.Name()] = h
-	}
-	if name != "" && len(out) == 0 {
-		return nil, fmt.Errorf("%w %q", ErrUnknownTask, name)
+		out = append(out, ts)
 	}
 	return out, nil
 }
 
-// Conflicts returns the open conflicts of a task (all tasks when name is "").
-func (a *Agent) Conflicts(ctx context.Context, name string) (map[string][]statedb.Conflict, error) {
-	out := map[string][]statedb.Conflict{}
+// RunNow asks the task for a full run as soon as possible.
+func (a *Agent) RunNow(ctx context.Context, name string) error {
+	t, err := a.Task(name)
+	if err != nil {
+		return err
+	}
+	if t.spec.Disabled {
+		return fmt.Errorf("task %q is disabled in the configuration: set enabled: true and reload", name)
+	}
+	t.RunNow(false)
+	return nil
+}
+
+// Pause stops the task from starting runs until Resume.
+func (a *Agent) Pause(ctx context.Context, name string) error {
+	t, err := a.Task(name)
+	if err == nil {
+		t.Pause()
+	}
+	return err
+}
+
+// Resume lets a paused task run again.
+func (a *Agent) Resume(ctx context.Context, name string) error {
+	t, err := a.Task(name)
+	if err == nil {
+		t.Resume()
+	}
+	return err
+}
+
+// History returns up to limit actions of the task (all tasks when name is
+// ""), newest first.
+func (a *Agent) History(ctx context.Context, name string, limit int) ([]api.HistoryItem, error) {
+	var out []api.HistoryItem
+	found := false
 	for _, t := range a.Tasks() {
 		if name != "" && t.Name() != name {
 			continue
 		}
-		c, err := t.spec.Pair.DB.Conflicts(ctx, true)
+		found = true
+		h, err := t.spec.Pair.DB.History(ctx, limit)
 		if err != nil {
 			return nil, err
 		}
-		out[t.Name()] = c
+		for _, r := range h {
+			out = append(out, historyItem(t.Name(), r))
+		}
 	}
-	if name != "" && len(out) == 0 {
+	if name != "" && !found {
 		return nil, fmt.Errorf("%w %q", ErrUnknownTask, name)
 	}
+	slices.SortStableFunc(out, func(x, y api.HistoryItem) int { return y.Time.Compare(x.Time) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// historyItem presents a history record: a copy is an upload or a
+// download, a failure an "error" with its reason.
+func historyItem(task string, r statedb.HistoryRecord) api.HistoryItem {
+	action := r.Op
+	if r.Op == "copy" {
+		action = "upload"
+		if r.Side == "local" {
+			action = "download"
+		}
+	}
+	detail := r.Side + " side"
+	if r.Dest != "" {
+		detail += ", to " + r.Dest
+	}
+	if r.Err != "" {
+		detail = action + " on the " + r.Side + " side failed: " + r.Err
+		action = "error"
+	}
+	return api.HistoryItem{Task: task, Time: r.Time, Action: action, Path: r.Path, Detail: detail}
+}
+
+// Conflicts returns the open conflicts of the task (all tasks when name is
+// ""), oldest first.
+func (a *Agent) Conflicts(ctx context.Context, name string) ([]api.ConflictItem, error) {
+	var out []api.ConflictItem
+	found := false
+	for _, t := range a.Tasks() {
+		if name != "" && t.Name() != name {
+			continue
+		}
+		found = true
+		cs, err := t.spec.Pair.DB.Conflicts(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			out = append(out, api.ConflictItem{Task: t.Name(), ID: c.ID, Time: c.Time, Path: c.Path,
+				Revision: c.RevisionPath, Side: c.RevisionSide, Detail: c.Reason})
+		}
+	}
+	if name != "" && !found {
+		return nil, fmt.Errorf("%w %q", ErrUnknownTask, name)
+	}
+	slices.SortStableFunc(out, func(x, y api.ConflictItem) int { return x.Time.Compare(y.Time) })
 	return out, nil
 }

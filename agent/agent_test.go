@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dovetail-sync/dovetail/agent/api"
 	"github.com/dovetail-sync/dovetail/agent/engine"
 	"github.com/dovetail-sync/dovetail/connectors/mem"
 	"github.com/dovetail-sync/dovetail/statedb"
@@ -50,13 +51,33 @@ func TestAgentRunsAndReloadsTasks(t *testing.T) {
 			}
 		}
 	}
-	wait("task one to sync", func() bool { _, err := r.ReadFile("a"); return err == nil })
+	wait("task one to sync", func() bool {
+		st, _ := a.Status(ctx)
+		return len(st) == 1 && st[0].State == api.StateIdle && !st[0].LastSync.IsZero()
+	})
 	if _, err := a.Task("nope"); !errors.Is(err, ErrUnknownTask) {
 		t.Errorf("Task(nope) = %v, want ErrUnknownTask", err)
 	}
 	h, err := a.History(ctx, "one", 10)
-	if err != nil || len(h["one"]) == 0 {
-		t.Errorf("History(one) = %v, %v; want the upload of a", h, err)
+	if err != nil || len(h) == 0 || h[0].Action != "upload" || h[0].Path != "a" {
+		t.Errorf("History(one) = %+v, %v; want the upload of a", h, err)
+	}
+	if _, err := a.History(ctx, "nope", 10); !errors.Is(err, api.ErrUnknownTask) {
+		t.Errorf("History(nope) = %v, want ErrUnknownTask", err)
+	}
+	st, err := a.Status(ctx)
+	if err != nil || len(st) != 1 || st[0].Name != "one" || st[0].Direction != "two-way" || !st[0].Enabled {
+		t.Errorf("Status = %+v, %v", st, err)
+	}
+	if err := a.Pause(ctx, "one"); err != nil {
+		t.Fatal(err)
+	}
+	wait("paused", func() bool { st, _ := a.Status(ctx); return st[0].State == api.StatePaused })
+	if err := a.Resume(ctx, "one"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RunNow(ctx, "nope"); !errors.Is(err, api.ErrUnknownTask) {
+		t.Errorf("RunNow(nope) = %v", err)
 	}
 
 	names = []string{"one", "two"}

@@ -154,6 +154,9 @@ func (t *Task) Status() Status {
 func (t *Task) setState(s State, err string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if s == StateIdle && t.paused {
+		s = StatePaused // paused while it ran
+	}
 	t.st.State, t.st.Err = s, err
 	if s == StateIdle || s == StatePaused || s == StateWaiting {
 		t.st.FilesDone, t.st.FilesTotal, t.st.BytesDone, t.st.BytesTotal, t.st.Current = 0, 0, 0, 0, ""

@@ -242,6 +242,7 @@ func TestTaskOverflowRescansEverything(t *testing.T) {
 	f.src[0].ch <- Change{Rescan: []string{""}, Reason: "overflow"}
 	f.waitFor("lost1 synced by the rescan", has(f.r, "lost1", "1"))
 	f.waitFor("deep/lost2 synced by the rescan", has(f.r, "deep/lost2", "2"))
+	f.waitFor("the rescan to finish", func() bool { return f.task.Status().Runs == 2 })
 	if s := f.task.Status(); s.FullRuns != 2 {
 		t.Errorf("FullRuns = %d, want 2 (start and the overflow rescan)", s.FullRuns)
 	}
