@@ -506,3 +506,17 @@ func TestRangedOpenIgnored(t *testing.T) {
 		t.Errorf("Open(25, 10) = %q, %v; want %q", got, err, data[25:35])
 	}
 }
+
+// TestUntrustedCertificate: a server whose certificate does not verify
+// is a Permission error (retrying cannot help), not a Transient one.
+func TestUntrustedCertificate(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a request got through an untrusted TLS connection")
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	_, err := webdav.New(t.Context(), webdav.Config{Scheme: "https", Host: u.Host, User: "u", Password: "secret-pw"})
+	if connectors.KindOf(err) != connectors.Permission || !strings.Contains(err.Error(), "certificate is not trusted") || strings.Contains(err.Error(), "secret-pw") {
+		t.Errorf("New against a self-signed server: %v; want kind Permission naming the certificate", err)
+	}
+}

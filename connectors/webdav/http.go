@@ -2,6 +2,7 @@ package webdav
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -85,6 +86,12 @@ func netError(ctx context.Context, op, p string, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return &connectors.Error{Kind: connectors.KindOf(cerr), Op: op, Path: p, Err: cerr}
 	}
+	var cert *tls.CertificateVerificationError
+	if errors.As(err, &cert) {
+		// Retrying will not make the certificate trusted.
+		return &connectors.Error{Kind: connectors.Permission, Op: op, Path: p,
+			Err: fmt.Errorf("the server's TLS certificate is not trusted (add its CA to the system's certificates): %w", cert)}
+	}
 	return &connectors.Error{Kind: connectors.Transient, Op: op, Path: p, Err: err}
 }
 
@@ -112,7 +119,6 @@ func (c *Conn) statusError(op, p string, resp *http.Response) error {
 		e.Err = fmt.Errorf("server answered %s: check the user name and the password in %s, and that the account may use this folder", resp.Status, PasswordEnv)
 	case code == http.StatusPreconditionFailed:
 		e.Kind = connectors.Precondition
-		e.Err = fmt.Errorf("server answered %s: changed since it was listed", resp.Status)
 	case code == http.StatusLocked:
 		e.Kind = connectors.Transient
 		e.Err = fmt.Errorf("server answered %s: another client holds a lock on it", resp.Status)

@@ -127,7 +127,7 @@ func (c *Conn) commit(ctx context.Context, op, tmp, p string, opts connectors.Pu
 		return nil
 	case http.StatusPreconditionFailed:
 		drain(resp)
-		return connectors.Errorf(connectors.Precondition, op, p, "changed meanwhile (server answered %s)", resp.Status)
+		return connectors.Errorf(connectors.Precondition, op, p, "server answered %s", resp.Status)
 	}
 	return c.statusError(op, p, resp)
 }
@@ -168,7 +168,7 @@ func (c *Conn) upload(ctx context.Context, op, p string, r io.Reader, size int64
 		return connectors.Errorf(connectors.NotFound, op, p, "the folder to hold it is missing (server answered %s)", resp.Status)
 	case http.StatusPreconditionFailed:
 		drain(resp)
-		return connectors.Errorf(connectors.Precondition, op, p, "changed meanwhile (server answered %s)", resp.Status)
+		return connectors.Errorf(connectors.Precondition, op, p, "server answered %s", resp.Status)
 	default:
 		return c.statusError(op, p, resp)
 	}
