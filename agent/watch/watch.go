@@ -98,7 +98,8 @@ type Watcher struct {
 	pend        *pending
 	afterRename bool // the previous event was a rename away (its pair may follow)
 	warnedLimit bool
-	rearm       bool // the slow timer's period changed (root lost, folders unwatched)
+	rearm       bool      // the slow timer's period changed (root lost, folders unwatched)
+	nextRetry   time.Time // when unwatched folders are next rescanned and retried
 }
 
 // expectation is a write the agent announced (see Expect).
@@ -165,6 +166,9 @@ func newWatcher(root string, opts Options, tune tuning) (*Watcher, error) {
 		// Not even the root could be watched: nothing would ever be reported.
 		err := w.unwatched[""]
 		fsn.Close()
+		if errors.Is(err, syscall.ENOSPC) {
+			err = fmt.Errorf("%w: inotify watch limit reached (raise fs.inotify.max_user_watches)", err)
+		}
 		return nil, connectors.Wrap("watch", abs, err)
 	}
 	// The folders that could not be watched were put in the first batch;
@@ -481,6 +485,9 @@ func (w *Watcher) warnUnwatched(failed []string) {
 	}
 	w.warnedLimit = true
 	w.rearm = true
+	if w.nextRetry.IsZero() {
+		w.nextRetry = time.Now().Add(w.tune.retryUnwatched)
+	}
 	err := w.unwatchedErr(failed[0])
 	if errors.Is(err, syscall.ENOSPC) {
 		limit := "unknown"
@@ -591,13 +598,18 @@ func (w *Watcher) maintain(now time.Time) {
 		w.maintain(now)
 		return
 	}
+	if w.nextRetry.IsZero() || now.Before(w.nextRetry) {
+		return
+	}
+	w.nextRetry = now.Add(w.tune.retryUnwatched)
 	for _, dir := range w.Unwatched() {
 		// Changes there raise no events: list it, and try to watch it
 		// again (the limit may have been raised).
 		w.pend.addRescan(now, dir, ReasonNotWatched)
 		w.watchTree(now, dir)
 	}
-	if len(w.Unwatched()) == 0 && w.warnedLimit {
+	if len(w.Unwatched()) == 0 {
+		w.nextRetry = time.Time{}
 		w.warnedLimit = false
 		w.log.Info("every folder is watched again")
 	}
@@ -607,8 +619,8 @@ func (w *Watcher) maintPeriod() time.Duration {
 	switch {
 	case w.rootInfo == nil:
 		return w.tune.rootRetry
-	case len(w.Unwatched()) > 0:
-		return min(w.tune.rootCheck, w.tune.retryUnwatched)
+	case !w.nextRetry.IsZero():
+		return max(0, min(w.tune.rootCheck, time.Until(w.nextRetry)))
 	}
 	return w.tune.rootCheck
 }
