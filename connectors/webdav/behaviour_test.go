@@ -328,9 +328,10 @@ func TestMissingRoot(t *testing.T) {
 // refuses every write, to feed the connector hostile listings and error
 // answers a real server would not give.
 type fakeServer struct {
-	listings map[string]string // request path -> multistatus body
-	status   int               // answer to PROPFIND of /dav/root/target
-	header   http.Header
+	listings  map[string]string // request path -> multistatus body
+	redirects map[string]string // request path -> where it redirects
+	status    int               // answer to PROPFIND of /dav/root/target
+	header    http.Header
 }
 
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -343,6 +344,10 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header()[k] = v
 		}
 		w.WriteHeader(f.status)
+		return
+	}
+	if to, ok := f.redirects[r.URL.EscapedPath()]; ok {
+		http.Redirect(w, r, to, http.StatusMovedPermanently)
 		return
 	}
 	body, ok := f.listings[r.URL.EscapedPath()]
@@ -475,6 +480,29 @@ func TestStatusKinds(t *testing.T) {
 	var ce *connectors.Error
 	if _, err := c.Stat(t.Context(), "target"); !errors.As(err, &ce) || ce.RetryAfter < 50*time.Second || ce.RetryAfter > time.Minute {
 		t.Errorf("Retry-After as a date: %v", err)
+	}
+}
+
+// TestRedirects: a redirect to the folder's URL with a trailing slash is
+// followed; any other is an error naming the new address.
+func TestRedirects(t *testing.T) {
+	f := &fakeServer{
+		listings: map[string]string{
+			"/dav/root/":        multistatus("/dav/root/ dir"),
+			"/dav/root/folder/": multistatus("/dav/root/folder/ dir", "/dav/root/folder/file file"),
+		},
+		redirects: map[string]string{
+			"/dav/root/folder": "/dav/root/folder/",
+			"/dav/root/moved":  "https://elsewhere.example/dav/root/moved",
+		},
+	}
+	c := startFake(t, f)
+	if e, err := c.Stat(t.Context(), "folder"); err != nil || !e.IsDir() || e.Path != "folder" {
+		t.Errorf("Stat through a trailing-slash redirect: %+v, %v", e, err)
+	}
+	_, err := c.Stat(t.Context(), "moved")
+	if err == nil || !strings.Contains(err.Error(), "https://elsewhere.example/dav/root/moved") {
+		t.Errorf("Stat of a redirected path: %v, want an error naming the new address", err)
 	}
 }
 

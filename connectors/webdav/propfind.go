@@ -69,7 +69,16 @@ func (c *Conn) propfind(ctx context.Context, op, p string, depth string, fn func
 		"Depth":        {depth},
 		"Content-Type": {"application/xml; charset=utf-8"},
 	}
-	resp, err := c.send(ctx, op, p, "PROPFIND", c.url(p, p == ""), hdr, strings.NewReader(propfindBody), int64(len(propfindBody)))
+	target := c.url(p, p == "")
+	resp, err := c.send(ctx, op, p, "PROPFIND", target, hdr, strings.NewReader(propfindBody), int64(len(propfindBody)))
+	if err == nil && resp.StatusCode/100 == 3 && !strings.HasSuffix(target, "/") {
+		// Some servers redirect a folder's URL to the one with a
+		// trailing slash; follow that one redirect, and no other.
+		if loc, lerr := resp.Location(); lerr == nil && loc.String() == target+"/" {
+			drain(resp)
+			resp, err = c.send(ctx, op, p, "PROPFIND", target+"/", hdr, strings.NewReader(propfindBody), int64(len(propfindBody)))
+		}
+	}
 	if err != nil {
 		return err
 	}

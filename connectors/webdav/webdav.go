@@ -70,7 +70,8 @@ func New(ctx context.Context, cfg Config) (*Conn, error) {
 	return c, nil
 }
 
-// Close releases the connector's idle connections.
+// Close releases the connector's idle connections. The connector stays
+// usable: a later call opens new ones.
 func (c *Conn) Close() error {
 	c.hc.CloseIdleConnections()
 	return nil
@@ -291,7 +292,7 @@ func (c *Conn) Walk(ctx context.Context, dir string, fn func(connectors.Entry) e
 	if err := check(op, dir); err != nil {
 		return err
 	}
-	first, err := c.list(ctx, dir, fn, problem, true)
+	first, err := c.list(ctx, dir, fn, problem)
 	if err != nil {
 		return unwrapFn(err)
 	}
@@ -304,7 +305,7 @@ func (c *Conn) Walk(ctx context.Context, dir string, fn func(connectors.Entry) e
 		}
 		d := stack[top][0]
 		stack[top] = stack[top][1:]
-		sub, err := c.list(ctx, d, fn, problem, false)
+		sub, err := c.list(ctx, d, fn, problem)
 		var fe fnError
 		switch {
 		case errors.As(err, &fe):
@@ -332,7 +333,7 @@ func unwrapFn(err error) error {
 
 // list reports the members of the folder d to fn and returns the folders
 // among them to descend into.
-func (c *Conn) list(ctx context.Context, d string, fn func(connectors.Entry) error, problem func(string, error), top bool) ([]string, error) {
+func (c *Conn) list(ctx context.Context, d string, fn func(connectors.Entry) error, problem func(string, error)) ([]string, error) {
 	const op = "walk"
 	if err := ctx.Err(); err != nil {
 		return nil, netError(ctx, op, d, err)

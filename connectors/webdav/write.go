@@ -259,8 +259,11 @@ func (b *uploadBody) failure(op, p string, err error) error {
 	case err == errFewer || err == errMore:
 		// The source changed while it was read.
 		return &connectors.Error{Kind: connectors.Transient, Op: op, Path: p, Err: err}
+	case b.ctx.Err() != nil:
+		return netError(b.ctx, op, p, err)
 	}
-	return netError(b.ctx, op, p, err)
+	// The source failed (a local read error): its own kind.
+	return &connectors.Error{Kind: connectors.KindOf(err), Op: op, Path: p, Err: err}
 }
 
 // withPath names the real destination p in an error about the temporary

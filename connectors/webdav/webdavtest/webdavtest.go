@@ -32,6 +32,7 @@ const User = "dovetail"
 
 // Server is a running WebDAV server serving Dir().
 type Server struct {
+	t        testing.TB
 	addr     string // "127.0.0.1:port"
 	dir      string
 	password string
@@ -57,7 +58,7 @@ func (s *Server) URL(sub string) string {
 	sub = strings.Trim(sub, "/")
 	if sub != "" {
 		if err := os.MkdirAll(filepath.Join(s.dir, filepath.FromSlash(sub)), 0o777); err != nil {
-			panic(fmt.Sprintf("webdavtest: creating %s: %v", sub, err))
+			s.t.Fatalf("webdavtest: creating %s: %v", sub, err)
 		}
 	}
 	u := url.URL{Scheme: "webdav+http", User: url.User(User), Host: s.addr, Path: "/" + sub}
@@ -75,7 +76,7 @@ func (s *Server) Config(sub string) webdav.Config {
 func (s *Server) ConfigAt(addr, sub string) webdav.Config {
 	u, err := url.Parse(s.URL(sub))
 	if err != nil {
-		panic(err)
+		s.t.Fatal(err)
 	}
 	return webdav.Config{Scheme: "http", Host: addr, Root: u.Path, User: User, Password: s.password}
 }
@@ -104,7 +105,7 @@ func Start(t testing.TB) *Server {
 	}
 	base := t.TempDir()
 	run := filepath.Join(base, "run")
-	s := &Server{dir: filepath.Join(base, "root"), password: newPassword()}
+	s := &Server{t: t, dir: filepath.Join(base, "root"), password: newPassword()}
 	for _, d := range []string{run, s.dir} {
 		if err := os.Mkdir(d, 0o777); err != nil {
 			t.Fatal(err)
@@ -133,7 +134,10 @@ func Start(t testing.TB) *Server {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v (as root this needs user namespaces)", bin, err)
+		if cmd.SysProcAttr != nil {
+			testenv.Need(t, "starting %s in a user namespace (needed as root): %v", bin, err)
+		}
+		t.Fatalf("starting %s: %v", bin, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -187,7 +191,7 @@ func apacheConf(run, root, addr, modules, users string) string {
 // 127.0.0.1, behind basic authentication, for the rest of the test.
 func StartGo(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{dir: t.TempDir(), password: newPassword()}
+	s := &Server{t: t, dir: t.TempDir(), password: newPassword()}
 	dav := &xwebdav.Handler{FileSystem: xwebdav.Dir(s.dir), LockSystem: xwebdav.NewMemLS()}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, pw, ok := r.BasicAuth(); !ok || u != User || pw != s.password {
