@@ -9,15 +9,25 @@
 // through connectors.ValidPath, so a hostile listing cannot name anything
 // outside the root.
 //
-// Put uploads to a temporary name ".dovetail.tmp.<name>.<random>" next to
-// the destination and then MOVEs it into place, so a dropped connection
-// never leaves a partial file at the real name; Recover removes what an
-// interrupted Put left. Conditional writes use the If header with the
-// destination's entity tag, which Apache enforces (412); New probes the
-// server once and reports the result in Features.ConditionalWrite, and a
-// server that ignores it (x/net/webdav) gets a check just before the move.
-// Rev is the ETag without its weak marker: Apache gives W/"..." for a
-// second after a write and the strong tag afterwards, for the same content.
+// No reader ever sees part of a file Put writes. New probes, with a small
+// temporary file in the root, whether an interrupted PUT over a file
+// leaves the old content. Where it does (Apache mod_dav_fs writes to a
+// temporary file and renames it) Put is a single PUT. Elsewhere Put
+// uploads to ".dovetail.tmp.<name>.<random>" next to the destination and
+// MOVEs it into place, so a dropped connection never leaves a partial file
+// at the real name; Recover removes what an interrupted Put left. (A MOVE
+// onto an existing file is not atomic: RFC 4918 has the server delete the
+// destination first, so Open looks twice before it reports a file
+// missing.)
+//
+// Conditional writes use the If header (RFC 4918 section 10.4) with the
+// file's entity tag, which names the resource (so it can guard a MOVE's
+// destination) and is compared weakly, and If-None-Match: * or Overwrite: F
+// for IfAbsent. New tests whether the server enforces the If header and
+// reports it in Features.ConditionalWrite (Apache does, x/net/webdav does
+// not); without it the condition is checked just before the write. Rev is
+// the ETag without its weak marker: Apache gives W/"..." for a second after
+// a write and the strong tag afterwards, for the same content.
 //
 // WebDAV servers set modification times themselves, so Features.SetModTime
 // is false and the engine keeps the client's times in its state database.

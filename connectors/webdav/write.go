@@ -18,15 +18,16 @@ import (
 // reports such names, and Dovetail's default ignore list skips them.
 const tmpPrefix = ".dovetail.tmp."
 
-// testHookBeforeCommit, when set by a test, runs between the upload to
-// the temporary name and the MOVE onto the real one.
+// testHookBeforeCommit, when set by a test, runs just before the request
+// that puts the new content at the real name: the PUT itself, or the MOVE
+// of the uploaded temporary file.
 var testHookBeforeCommit func(p string)
 
 // Put stores r at p so that no reader ever sees part of it there.
 //
 // On a server whose PUT is atomic (it writes to a temporary file and
-// renames it, as Apache mod_dav_fs, nginx and Nextcloud do; New probes
-// for this) Put is one PUT, conditional with an If header (IfRev) or
+// renames it, as Apache mod_dav_fs does; New probes for this, in a root
+// that exists) Put is one PUT, conditional with an If header (IfRev) or
 // If-None-Match: * (IfAbsent). Elsewhere Put uploads to a temporary name
 // next to p and MOVEs it onto p, so a dropped connection never leaves a
 // partial file at p; Overwrite: F or an If header make the MOVE
