@@ -31,7 +31,7 @@ func (c *conn) Put(ctx context.Context, path string, r io.Reader, opts connector
 		if err == nil {
 			return e, nil
 		}
-		if ctx.Err() != nil || !connectors.Retryable(err) {
+		if ctx.Err() != nil || !connectors.Retryable(err) || src.failed(opts.Size) {
 			return e, err
 		}
 		if src.read.Load() > 0 {
@@ -42,6 +42,7 @@ func (c *conn) Put(ctx context.Context, path string, r io.Reader, opts connector
 				return e, err
 			}
 			src.read.Store(0)
+			src.eof.Store(false)
 		}
 		if err := c.pause(ctx, "put", path, attempt, err); err != nil {
 			return connectors.Entry{}, err
@@ -74,6 +75,8 @@ type source struct {
 	r    io.Reader
 	path string
 	read atomic.Int64 // bytes read in this attempt
+	eof  atomic.Bool  // the source reached its end in this attempt
+	err  atomic.Value // the first error of the source itself, never reset
 
 	ctx   context.Context // the attempt's
 	stall *time.Timer     // nil without a stall timeout
@@ -86,8 +89,28 @@ func (s *source) Read(p []byte) (int, error) {
 	}
 	n, err := s.r.Read(s.c.clip(p))
 	s.read.Add(int64(n))
+	switch {
+	case err == io.EOF:
+		s.eof.Store(true)
+	case err != nil:
+		s.err.CompareAndSwap(nil, errBox{err})
+	}
 	if werr := s.c.throttle(s.ctx, "put", s.path, n); werr != nil {
 		return n, werr
 	}
 	return n, err
+}
+
+type errBox struct{ error }
+
+// failed reports whether the source itself is to blame for a failed
+// attempt: its Read failed, or it yielded another size than announced (a
+// file that changed while it was read). Repeating the upload will not help;
+// the caller must look at the file again.
+func (s *source) failed(size int64) bool {
+	if s.err.Load() != nil {
+		return true
+	}
+	n := s.read.Load()
+	return size >= 0 && (n > size || s.eof.Load() && n != size)
 }
