@@ -95,6 +95,7 @@ type Watcher struct {
 	rootInfo    os.FileInfo                    // nil while the root is missing
 	dirs        map[string]map[string]struct{} // watched folder → its watched subfolders
 	skipped     map[string]struct{}            // folders Skip excluded
+	unlisted    map[string]struct{}            // watched folders that could not be listed
 	pend        *pending
 	afterRename bool // the previous event was a rename away (its pair may follow)
 	warnedLimit bool
@@ -158,6 +159,7 @@ func newWatcher(root string, opts Options, tune tuning) (*Watcher, error) {
 		rootInfo:  fi,
 		dirs:      make(map[string]map[string]struct{}),
 		skipped:   make(map[string]struct{}),
+		unlisted:  make(map[string]struct{}),
 		pend:      newPending(tune.maxPaths, tune.maxRescan),
 	}
 	now := time.Now()
@@ -368,6 +370,12 @@ func (w *Watcher) event(now time.Time, ev fsnotify.Event) {
 		w.pend.addPath(now, rel, false, true)
 		return
 	}
+	if ev.Has(fsnotify.Chmod) && w.blocked(rel) {
+		// Its permissions changed: it may be watchable or listable now.
+		w.watchTree(now, rel)
+		w.pend.addRescan(now, rel, ReasonNotWatched)
+		return
+	}
 	w.pend.addPath(now, rel, false, false) // Write, Chmod
 }
 
@@ -395,6 +403,17 @@ func (w *Watcher) knownDir(rel string) bool {
 		return true
 	}
 	if _, ok := w.skipped[rel]; ok {
+		return true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.unwatched[rel]
+	return ok
+}
+
+// blocked reports whether the folder rel could not be watched or listed.
+func (w *Watcher) blocked(rel string) bool {
+	if _, ok := w.unlisted[rel]; ok {
 		return true
 	}
 	w.mu.Lock()
@@ -434,14 +453,17 @@ func (w *Watcher) watchTree(now time.Time, rel string) {
 			continue
 		}
 		w.addDir(dir)
+		delete(w.unlisted, dir)
 		w.mu.Lock()
 		delete(w.unwatched, dir)
 		w.mu.Unlock()
 		entries, err := os.ReadDir(abs)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			// Watched but not listable: the consumer's listing meets the
-			// same error and reports it.
+			// same error and reports it. Its subfolders get their watches
+			// when a change of its permissions is reported.
 			w.log.Debug("cannot list folder", "folder", dir, "err", err)
+			w.unlisted[dir] = struct{}{}
 		}
 		for _, e := range entries {
 			if !e.IsDir() {
@@ -553,6 +575,11 @@ func (w *Watcher) unwatchTree(rel string) {
 	for d := range w.skipped {
 		if under(d, rel) {
 			delete(w.skipped, d)
+		}
+	}
+	for d := range w.unlisted {
+		if under(d, rel) {
+			delete(w.unlisted, d)
 		}
 	}
 	w.mu.Lock()

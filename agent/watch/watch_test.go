@@ -692,6 +692,44 @@ func TestWatchLimit(t *testing.T) {
 	}
 }
 
+// TestBlockedFolderRetriedOnChmod: a folder that could not be watched (a
+// permission) is tried again as soon as its permissions change, without
+// waiting for the periodic retry.
+func TestBlockedFolderRetriedOnChmod(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "locked/sub/f", "x")
+	var denied atomic.Bool
+	denied.Store(true)
+	locked := filepath.Join(root, "locked")
+	tune := defaultTuning
+	tune.failAdd = func(abs string) error {
+		if denied.Load() && abs == locked {
+			return syscall.EACCES
+		}
+		return nil
+	}
+	w := start(t, root, testOptions(), tune)
+	if got := w.Unwatched(); !slices.Equal(got, []string{"locked"}) {
+		t.Fatalf("Unwatched() = %q, want [locked]", got)
+	}
+	if b := next(t, w); !slices.Equal(b.Rescan, []string{"locked"}) || !strings.Contains(b.Reason, ReasonNotWatched) {
+		t.Errorf("first batch %+v, want rescan [locked] for %q", b, ReasonNotWatched)
+	}
+
+	denied.Store(false)
+	must(t, os.Chmod(locked, 0o750))
+	if _, rescan, _ := union(settle(t, w, root)); !slices.Equal(rescan, []string{"locked"}) {
+		t.Errorf("after chmod: rescan %q, want [locked]", rescan)
+	}
+	if got := w.Unwatched(); len(got) != 0 {
+		t.Errorf("Unwatched() = %q after chmod, want none", got)
+	}
+	write(t, root, "locked/sub/g", "x")
+	if paths, rescan, _ := union(settle(t, w, root)); !slices.Equal(paths, []string{"locked/sub/g"}) || len(rescan) != 0 {
+		t.Errorf("once watched: paths %q rescan %q, want [locked/sub/g]", paths, rescan)
+	}
+}
+
 // TestRootLost: a root removed, or renamed away and replaced, becomes
 // Rescan [""], and the new root is watched.
 func TestRootLost(t *testing.T) {
