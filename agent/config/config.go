@@ -300,7 +300,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{File: name, lines: map[string]int{}}
 	c.failed = map[string]bool{}
 	d := &decoder{file: name, lines: c.lines, failed: c.failed}
-	if !d.parse(data, c) {
+	if !d.parse(data, c) || d.exploded {
 		return nil, newValidationError(d.problems)
 	}
 	c.normalize()

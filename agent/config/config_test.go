@@ -612,3 +612,19 @@ func TestWindowDaysForms(t *testing.T) {
 		t.Errorf("windows = %v, want %v", ws, want)
 	}
 }
+
+func TestAliasBomb(t *testing.T) {
+	// Each level merges ten copies of the one before: 10^8 keys at the end.
+	src := "version: 1\nx-a: &a {workers: 2}\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		src += "x-" + name + ": &" + name + " {<<: [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]}\n"
+		prev = name
+	}
+	src += "tasks:\n  - <<: *i\n    name: a\n    local: /a\n    remote: /b\n"
+	start := time.Now()
+	ps := problems(t, src)
+	if time.Since(start) > 10*time.Second || len(ps) != 1 || !strings.Contains(ps[0].Msg, "through aliases") {
+		t.Errorf("after %s: %v", time.Since(start), ps)
+	}
+}

@@ -23,7 +23,23 @@ type decoder struct {
 	lines    map[string]int
 	failed   map[string]bool // key paths whose values could not be decoded
 	problems []Problem
+	// nodes counts the nodes decoded, aliases followed included, to stop
+	// a "billion laughs" file (aliases of aliases) from exploding.
+	nodes    int
+	exploded bool
 }
+
+// tooBig reports, once, a file that expands beyond maxNodes.
+func (d *decoder) tooBig(n *yaml.Node, path string) {
+	if !d.exploded {
+		d.exploded = true
+		d.fail(n, path, "the file expands to more than %d values through aliases; is it a configuration?", maxNodes)
+	}
+}
+
+// maxNodes is far above any real configuration (a thousand tasks with
+// every option is about 100,000).
+const maxNodes = 1_000_000
 
 // nodeDecoder is implemented by types that read their own YAML form.
 type nodeDecoder interface {
@@ -74,6 +90,10 @@ func (d *decoder) decodeValue(n *yaml.Node, v any, path string) {
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
+	}
+	if d.nodes++; d.nodes > maxNodes {
+		d.tooBig(n, path)
+		return
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return // "key:" with no value keeps the default
@@ -212,6 +232,10 @@ func (d *decoder) pairs(n *yaml.Node, path string) [][2]*yaml.Node {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if d.nodes++; d.nodes > maxNodes {
+			d.tooBig(n, path)
+			return nil
+		}
 		if k.Tag == "!!merge" {
 			merged = append(merged, d.mergeSource(val, path)...)
 			continue

@@ -310,6 +310,9 @@ func (c *Config) checkWindow(v *validator, p string, w interface{ Validate() err
 }
 
 func checkPattern(v *validator, field string, r rules.Rule) {
+	if v.c.failed[field] {
+		return
+	}
 	if strings.TrimSpace(r.Pattern) == "" {
 		v.add(field, "empty pattern")
 		return
