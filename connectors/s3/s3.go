@@ -75,9 +75,6 @@ func New(ctx context.Context, cfg Config) (*Conn, error) {
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
-	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, &connectors.Error{Kind: connectors.Invalid, Op: "connect", Err: fmt.Errorf("s3: loading the AWS configuration: %w", err)}
@@ -96,6 +93,9 @@ func New(ctx context.Context, cfg Config) (*Conn, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
+		if cfg.HTTPClient != nil {
+			o.HTTPClient = cfg.HTTPClient
+		}
 		// Checksums only where the API requires them: uploads stream from
 		// readers that cannot be read twice, and S3-compatible servers
 		// differ in their support for trailing checksums. Integrity comes

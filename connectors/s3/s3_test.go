@@ -46,7 +46,15 @@ var subs atomic.Int64
 // fresh returns a connector on a new, empty folder of srv.
 func fresh(t testing.TB, srv *s3test.Server, mods ...func(*s3.Config)) *s3.Conn {
 	t.Helper()
-	return connect(t, config(t, srv, fmt.Sprintf("root%d", subs.Add(1)), mods...))
+	c, _ := freshAt(t, srv, mods...)
+	return c
+}
+
+// freshAt is fresh that also returns the folder's key prefix.
+func freshAt(t testing.TB, srv *s3test.Server, mods ...func(*s3.Config)) (*s3.Conn, string) {
+	t.Helper()
+	sub := fmt.Sprintf("root%d", subs.Add(1))
+	return connect(t, config(t, srv, sub, mods...)), sub
 }
 
 func TestConformance(t *testing.T) {
