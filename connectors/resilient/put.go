@@ -2,6 +2,7 @@ package resilient
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
 	"sync/atomic"
 	"time"
@@ -12,11 +13,14 @@ import (
 // Put retries the wrapped Put when that is safe: when nothing was read
 // from r yet, or when r is an io.Seeker and can be rewound to where it
 // was. Otherwise the error is returned and the caller retries the whole
-// file later. An attempt that reads no byte of r for StallTimeout (after
+// file later. A conditional Put (IfAbsent, IfRev) that fails with
+// Precondition on a retry succeeded if the file now holds the source's
+// content (by the connector's hash): an earlier attempt did the work and
+// its answer was lost. An attempt that reads no byte of r for StallTimeout (after
 // the last byte: that gets no answer for StallTimeout) is cancelled and
 // counts as a transient failure.
 func (c *conn) Put(ctx context.Context, path string, r io.Reader, opts connectors.PutOptions) (connectors.Entry, error) {
-	seeker, _ := r.(io.Seeker)
+	seeker, _ := r.(io.ReadSeeker)
 	var start int64
 	if seeker != nil {
 		pos, err := seeker.Seek(0, io.SeekCurrent)
@@ -30,6 +34,11 @@ func (c *conn) Put(ctx context.Context, path string, r io.Reader, opts connector
 		e, err := c.putOnce(ctx, path, src, opts)
 		if err == nil {
 			return e, nil
+		}
+		if k := connectors.KindOf(err); attempt > 0 && seeker != nil && (k == connectors.Precondition || k == connectors.Exists) {
+			if done, ok := c.alreadyPut(ctx, path, seeker, start, opts); ok {
+				return done, nil
+			}
 		}
 		if ctx.Err() != nil || !connectors.Retryable(err) || src.failed(opts.Size) {
 			return e, err
@@ -48,6 +57,32 @@ func (c *conn) Put(ctx context.Context, path string, r io.Reader, opts connector
 			return connectors.Entry{}, err
 		}
 	}
+}
+
+// alreadyPut reports whether the conditional Put that failed with a
+// Precondition on a retry was in fact done by an earlier attempt whose
+// answer was lost: the file at path then has the content of the source
+// (starting at start), by the hash its listing carries.
+func (c *conn) alreadyPut(ctx context.Context, path string, src io.ReadSeeker, start int64, opts connectors.PutOptions) (connectors.Entry, bool) {
+	if !opts.IfAbsent && opts.IfRev == "" {
+		return connectors.Entry{}, false
+	}
+	h, err := connectors.NewHash(c.inner.Features().Hash)
+	if err != nil {
+		return connectors.Entry{}, false
+	}
+	if _, err := src.Seek(start, io.SeekStart); err != nil {
+		return connectors.Entry{}, false
+	}
+	n, err := io.Copy(h, src)
+	if err != nil {
+		return connectors.Entry{}, false
+	}
+	e, err := c.Stat(ctx, path)
+	if err != nil || e.Kind != connectors.File || e.Size != n || e.Hash == "" || e.Hash != hex.EncodeToString(h.Sum(nil)) {
+		return connectors.Entry{}, false
+	}
+	return e, true
 }
 
 // putOnce is one attempt of Put, holding a slot, with the stall timer

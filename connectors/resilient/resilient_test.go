@@ -702,3 +702,74 @@ func TestOptionalInterfaces(t *testing.T) {
 		}
 	}
 }
+
+// A conditional Put whose answer was lost is recognised by the content it
+// left; a real conflict stays a conflict.
+func TestConditionalPutAfterLostAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		existing string // content at the path before the Put, "" for none
+		fault    fault
+		wantKind connectors.ErrorKind
+	}{
+		{"IfAbsent, answer lost", "", fault{after: transient("put")}, connectors.Unknown},
+		{"IfAbsent, other file there", "other", fault{err: transient("put")}, connectors.Precondition},
+		{"IfAbsent, same content there", "new content", fault{err: transient("put")}, connectors.Unknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			if tc.existing != "" {
+				write(t, f, "f", []byte(tc.existing))
+			}
+			f.plan("put", tc.fault)
+			e, err := Wrap(f, testOptions(&waits{})).Put(t.Context(), "f", strings.NewReader("new content"), connectors.PutOptions{Size: 11, IfAbsent: true})
+			if connectors.KindOf(err) != tc.wantKind || (tc.wantKind == connectors.Unknown && err != nil) {
+				t.Fatalf("Put: %v, want kind %v", err, tc.wantKind)
+			}
+			if err == nil && (e.Path != "f" || e.Size != 11) {
+				t.Errorf("Put returned %+v", e)
+			}
+			if n := f.count("put"); n != 2 {
+				t.Errorf("%d uploads, want 2", n)
+			}
+		})
+	}
+}
+
+// An upload whose source yields another size than announced, or fails
+// itself, is not repeated: only the caller can look at the file again.
+func TestPutSourceToBlame(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  io.Reader
+		size int64
+	}{
+		{"shorter", strings.NewReader("short"), 100},
+		{"longer", strings.NewReader("longer than that"), 3},
+		{"read error", &failingSeeker{Reader: strings.NewReader("abcdef"), failAt: 3}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			if _, err := Wrap(f, testOptions(&waits{})).Put(t.Context(), "f", tc.src, connectors.PutOptions{Size: tc.size}); err == nil {
+				t.Fatal("Put succeeded")
+			}
+			if n := f.count("put"); n != 1 {
+				t.Errorf("%d uploads, want 1", n)
+			}
+		})
+	}
+}
+
+// failingSeeker fails with a Transient error once it reaches failAt.
+type failingSeeker struct {
+	*strings.Reader
+	failAt int64
+}
+
+func (r *failingSeeker) Read(p []byte) (int, error) {
+	pos := r.Size() - int64(r.Len())
+	if pos >= r.failAt {
+		return 0, transient("read")
+	}
+	return r.Reader.Read(p[:min(int64(len(p)), r.failAt-pos)])
+}
