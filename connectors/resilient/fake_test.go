@@ -247,3 +247,25 @@ func write(t *testing.T, f *fake, p string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+func (f *fake) Trash(ctx context.Context, p string) error {
+	ft, err := f.begin(ctx, "trash")
+	defer f.end()
+	if err != nil {
+		return err
+	}
+	err = f.Conn.Trash(ctx, p)
+	if err == nil && ft.after != nil {
+		return ft.after
+	}
+	return err
+}
+
+func (f *fake) Hash(ctx context.Context, p string, t connectors.HashType) (string, error) {
+	if _, err := f.begin(ctx, "hash"); err != nil {
+		f.end()
+		return "", err
+	}
+	defer f.end()
+	return f.Conn.Hash(ctx, p, t)
+}

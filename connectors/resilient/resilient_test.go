@@ -69,6 +69,11 @@ func TestRetries(t *testing.T) {
 		{"stat", func(ctx context.Context, c connectors.Connector) error { _, err := c.Stat(ctx, "f"); return err }},
 		{"mkdir", func(ctx context.Context, c connectors.Connector) error { _, err := c.Mkdir(ctx, "d"); return err }},
 		{"delete", func(ctx context.Context, c connectors.Connector) error { return c.Delete(ctx, "f", "") }},
+		{"trash", func(ctx context.Context, c connectors.Connector) error { return c.(connectors.Trasher).Trash(ctx, "f") }},
+		{"hash", func(ctx context.Context, c connectors.Connector) error {
+			_, err := c.(connectors.Hasher).Hash(ctx, "f", connectors.MD5)
+			return err
+		}},
 		{"move", func(ctx context.Context, c connectors.Connector) error {
 			_, err := c.(connectors.Mover).Move(ctx, "f", "g")
 			return err
@@ -411,6 +416,11 @@ func TestIdempotentAfterLostAnswer(t *testing.T) {
 		{"delete", func(ctx context.Context, c connectors.Connector) error { return c.Delete(ctx, "f", "") }, func(t *testing.T, f *fake) {
 			if _, err := f.ReadFile("f"); err == nil {
 				t.Error("f still there")
+			}
+		}},
+		{"trash", func(ctx context.Context, c connectors.Connector) error { return c.(connectors.Trasher).Trash(ctx, "f") }, func(t *testing.T, f *fake) {
+			if tr := f.Trashed(); len(tr) != 1 || string(tr[0].Data) != "x" {
+				t.Errorf("trash holds %v, want f once", tr)
 			}
 		}},
 		{"move", func(ctx context.Context, c connectors.Connector) error {
