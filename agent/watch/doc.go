@@ -14,6 +14,18 @@
 // consumer lists fully. Folders that cannot be watched are rescanned
 // periodically until a watch can be added.
 //
+// What a consumer sees, for each change under the root:
+//
+//   - a file created, written, touched, removed: its path in Paths;
+//   - a file renamed within the tree: both names in Paths;
+//   - a folder created or moved in: the folder in Rescan (reason "new
+//     folder"), and its whole subtree is watched;
+//   - a folder removed, renamed away or moved out: its path in Paths, and
+//     its watches are dropped (a folder renamed within the tree is thus its
+//     old path in Paths and its new one in Rescan);
+//   - a temporary file created and gone again within one batch: nothing;
+//   - the agent's own write announced with Expect: nothing.
+//
 // The Watcher is meant for Linux (inotify). It builds everywhere fsnotify
 // does, but elsewhere a folder watch may not report changes to the files in
 // it.

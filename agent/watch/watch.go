@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -512,15 +513,18 @@ func (w *Watcher) warnUnwatched(failed []string) {
 	}
 	err := w.unwatchedErr(failed[0])
 	if errors.Is(err, syscall.ENOSPC) {
-		limit := "unknown"
+		limit, suggest := "unknown", 524288
 		if b, rerr := os.ReadFile("/proc/sys/fs/inotify/max_user_watches"); rerr == nil {
 			limit = strings.TrimSpace(string(b))
+			if n, perr := strconv.Atoi(limit); perr == nil {
+				suggest = max(suggest, 2*n)
+			}
 		}
 		w.log.Log(context.Background(), level, fmt.Sprintf(
 			"inotify watch limit reached (fs.inotify.max_user_watches = %s): %d folder(s) not watched, starting with %q; "+
-				"they are rescanned every %s instead. Raise the limit, e.g. `sysctl fs.inotify.max_user_watches=524288`, "+
+				"they are rescanned every %s instead. Raise the limit, e.g. `sysctl fs.inotify.max_user_watches=%d`, "+
 				"and make it permanent in /etc/sysctl.d/",
-			limit, len(failed), failed[0], w.tune.retryUnwatched),
+			limit, len(failed), failed[0], w.tune.retryUnwatched, suggest),
 			"folder", failed[0], "count", len(failed))
 		return
 	}
