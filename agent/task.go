@@ -471,15 +471,13 @@ func (t *Task) runOnce(ctx context.Context, full bool, scope []engine.Scope, for
 		t.st.State, t.st.FilesTotal, t.st.BytesTotal = StateSyncing, files, bytes
 		t.mu.Unlock()
 	}
+	p.BeforeWrite = func(side reconcile.Side, path string, size int64, mtime time.Time) {
+		if w := t.sources[side]; w != nil {
+			w.Expect(path, size, mtime)
+		}
+	}
 	p.Progress = func(o transfer.Outcome) {
 		a := o.Action
-		if o.Err == nil && a.Op == reconcile.OpCopy {
-			if src := source(a); src != nil {
-				if w := t.sources[a.Side]; w != nil {
-					w.Expect(a.Path, src.Size, src.ModTime)
-				}
-			}
-		}
 		t.mu.Lock()
 		if a.Op == reconcile.OpCopy {
 			t.st.FilesDone++

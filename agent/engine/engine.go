@@ -60,6 +60,9 @@ type Pair struct {
 	Log            *slog.Logger
 	// Progress, if set, receives each completed step.
 	Progress func(transfer.Outcome)
+	// BeforeWrite, if set, is called just before a file is written (see
+	// transfer.Executor.BeforeWrite).
+	BeforeWrite func(side reconcile.Side, path string, size int64, mtime time.Time)
 	// Planned, if set, is called with the plan before it is applied.
 	Planned func(reconcile.Plan)
 	// Now returns the current time (default time.Now).
@@ -206,7 +209,7 @@ func (p *Pair) run(ctx context.Context, scope []Scope) (*Report, error) {
 	if err := p.saveMeta(ctx, hashType); err != nil {
 		return rep, err
 	}
-	x := &transfer.Executor{Sides: sides, DB: p.DB, Hash: hashType, Workers: p.Workers, Log: p.Log, Progress: p.Progress,
+	x := &transfer.Executor{Sides: sides, DB: p.DB, Hash: hashType, Workers: p.Workers, Log: p.Log, Progress: p.Progress, BeforeWrite: p.BeforeWrite,
 		Names:  [2]map[string]string{lists[0].names, lists[1].names},
 		Listed: [2]map[string]connectors.Entry{lists[0].entries, lists[1].entries}}
 	res, err := x.Apply(ctx, plan)

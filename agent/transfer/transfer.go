@@ -45,6 +45,11 @@ type Executor struct {
 	Log     *slog.Logger
 	// Progress, if set, is called after each step (from several goroutines).
 	Progress func(Outcome)
+	// BeforeWrite, if set, is called just before a file is written at path
+	// on side with this size and modification time (from several
+	// goroutines), so a watcher of that side can tell the write from a
+	// user's change.
+	BeforeWrite func(side reconcile.Side, path string, size int64, mtime time.Time)
 	// BatchSize is the number of steps recorded per state transaction
 	// (default 512).
 	BatchSize int
@@ -400,6 +405,9 @@ func (r *run) copy(ctx context.Context, a reconcile.Action) (statedb.Entry, int6
 		h, _ = connectors.NewHash(r.x.Hash)
 	}
 	cr := &countingReader{r: rd, h: h}
+	if r.x.BeforeWrite != nil {
+		r.x.BeforeWrite(a.Side, dstPath, se.Size, se.ModTime)
+	}
 	de, err := dst.Put(ctx, dstPath, cr, connectors.PutOptions{ModTime: se.ModTime, Size: se.Size, IfRev: a.IfRev, IfAbsent: a.IfAbsent})
 	if err != nil {
 		if connectors.KindOf(err) == connectors.Precondition {

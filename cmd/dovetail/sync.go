@@ -48,6 +48,9 @@ type syncOpts struct {
 	encode     bool
 	minSize    sizeFlag
 	maxSize    sizeFlag
+	watch      bool
+	poll       time.Duration
+	rescan     time.Duration
 }
 
 // sizeFlag parses sizes like 500K, 10M, 1.5G or 2GiB (powers of 1024).
@@ -154,11 +157,15 @@ func syncFlags(stderr io.Writer) (*flag.FlagSet, *syncOpts) {
 	fs.IntVar(&o.trashDays, "trash-days", 30, "keep deleted and overwritten local files in .dovetail/trash for `DAYS`")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "log detail on stderr: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&o.watch, "watch", false, "keep syncing until interrupted (Ctrl-C, SIGTERM): local changes are seen at once,\na remote that is not a local folder is polled every --poll")
+	fs.DurationVar(&o.poll, "poll", time.Minute, "with --watch: how often a remote that cannot be watched is listed for changes (`DURATION`, at most 24h)")
+	fs.DurationVar(&o.rescan, "rescan", time.Hour, "with --watch: how often both sides are listed in full as a safety net (`DURATION`)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE` (for diagnosing slow runs)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: dovetail sync [flags] LOCAL REMOTE
 
-Makes LOCAL and REMOTE identical once, in both directions, and exits.
+Makes LOCAL and REMOTE identical once, in both directions, and exits
+(with --watch: keeps them identical until interrupted).
 Changes on either side since the last sync are applied to the other; a file
 changed on both sides keeps one version at its name and the other as a
 conflict revision beside it. Deleted and overwritten local files go to
@@ -225,6 +232,15 @@ func syncPair(ctx context.Context, o *syncOpts, localArg, remoteArg string, stdo
 	if opts.Compare, err = reconcile.ParseCompare(o.compare); err != nil {
 		return fail(exitUsage, fmt.Errorf("--compare: %w", err))
 	}
+	if o.watch && o.dryRun {
+		return fail(exitUsage, errors.New("--watch and --dry-run cannot be combined: a dry run changes nothing, so there is nothing to keep watching"))
+	}
+	if o.poll <= 0 || o.poll > 24*time.Hour {
+		return fail(exitUsage, fmt.Errorf("--poll: %s is not between 1s and 24h", o.poll))
+	}
+	if o.rescan <= 0 {
+		return fail(exitUsage, fmt.Errorf("--rescan: %s is not a positive duration", o.rescan))
+	}
 	if o.maxDelete < 0 || o.maxDelete > 100 {
 		return fail(exitUsage, fmt.Errorf("--max-delete: %d is not a percentage from 0 to 100", o.maxDelete))
 	}
@@ -290,6 +306,9 @@ func syncPair(ctx context.Context, o *syncOpts, localArg, remoteArg string, stdo
 	}
 	if o.maxDelete == 0 {
 		pair.MaxDelete = -1 // an explicit 0 means "no deletes at all"
+	}
+	if o.watch {
+		return watchPair(ctx, o, pair, rem, log, stdout, stderr)
 	}
 	prog := newProgress(stderr, !o.json)
 	pair.Planned = prog.planned
