@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/dovetail-sync/dovetail/agent/schedule"
 	"github.com/dovetail-sync/dovetail/rules"
@@ -133,8 +134,8 @@ const (
 	DefaultMaxDelete = 50
 	DefaultTrashDays = 30
 	DefaultWorkers   = 4
-	DefaultPoll      = Duration(60e9)
-	DefaultRescan    = Duration(3600e9)
+	DefaultPoll      = Duration(time.Minute)
+	DefaultRescan    = Duration(time.Hour)
 )
 
 // setDefaults fills a new task with the defaults; the decoder overwrites

@@ -44,12 +44,8 @@ type ValidationError struct {
 }
 
 func newValidationError(ps []Problem) *ValidationError {
-	slices.SortStableFunc(ps, func(a, b Problem) int {
-		if a.Line == 0 || b.Line == 0 {
-			return 0
-		}
-		return a.Line - b.Line
-	})
+	// Problems without a line (a missing key) come first.
+	slices.SortStableFunc(ps, func(a, b Problem) int { return a.Line - b.Line })
 	return &ValidationError{Problems: ps}
 }
 
@@ -181,7 +177,7 @@ func (a *Agent) validate(v *validator) {
 	if a.WebEnabled() {
 		host, port, err := net.SplitHostPort(a.Web)
 		n, perr := strconv.Atoi(port)
-		if err != nil || perr != nil || n < 0 || n > 65535 {
+		if err != nil || perr != nil || n < 1 || n > 65535 {
 			v.add("agent.web", "%q is not a listen address HOST:PORT such as %s (or off)", a.Web, DefaultWeb)
 		} else if host != "" && host != "localhost" && net.ParseIP(host) == nil {
 			v.add("agent.web", "%q: give the host as an IP address (127.0.0.1 for this machine only, 0.0.0.0 for every interface)", a.Web)
@@ -212,7 +208,7 @@ func (c *Config) validateTask(v *validator, p string, t *Task) {
 	default:
 		v.add(p, "%v", err)
 	}
-	if err == nil && remote.Kind != RemoteURL && t.Local != "" {
+	if err == nil && filepath.IsAbs(remote.Arg) && t.Local != "" {
 		if overlaps(expandHome(t.Local), remote.Arg) {
 			v.add(p+".remote", "%s and local %s overlap: one is inside the other", remote.Arg, t.Local)
 		}

@@ -133,7 +133,7 @@ func (s *Schedule) UnmarshalText(b []byte) error {
 	}
 	c, err := schedule.ParseCron(t)
 	if err != nil {
-		return fmt.Errorf(`want "continuous" or a cron expression: %w`, err)
+		return fmt.Errorf(`%w (or "continuous")`, err)
 	}
 	*s = Schedule{cron: c}
 	return nil

@@ -3,6 +3,7 @@ package schedule
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,8 +24,14 @@ type Cron struct {
 // either may (the crontab rule).
 const starBit = 1 << 63
 
-// cronHelp is appended to every parse error.
-const cronHelp = `want five fields "minute hour day-of-month month day-of-week" such as "30 2 * * *" (02:30 every day) or "0 22 * * mon-fri", or one of @hourly, @daily, @weekly, @monthly, @yearly`
+// cronForm describes the accepted forms, for error messages.
+const cronForm = `five fields "minute hour day-of-month month day-of-week" such as "30 2 * * *" (02:30 every day), or @hourly, @daily, @weekly, @monthly or @yearly`
+
+// cronFields name the five fields, with the parser option of each.
+var cronFields = [5]struct {
+	name string
+	opt  cron.ParseOption
+}{{"minute", cron.Minute}, {"hour", cron.Hour}, {"day-of-month", cron.Dom}, {"month", cron.Month}, {"day-of-week", cron.Dow}}
 
 // ParseCron parses a cron expression: five fields (minute, hour,
 // day-of-month, month, day-of-week) each "*", a number, a list "1,15", a
@@ -36,35 +43,55 @@ const cronHelp = `want five fields "minute hour day-of-month month day-of-week" 
 func ParseCron(s string) (Cron, error) {
 	text := strings.TrimSpace(s)
 	if text == "" {
-		return Cron{}, errors.New("empty cron expression: " + cronHelp)
+		return Cron{}, errors.New("empty cron expression: want " + cronForm)
+	}
+	bad := func(format string, args ...any) (Cron, error) {
+		return Cron{}, fmt.Errorf("cron expression %q: %s", s, fmt.Sprintf(format, args...))
 	}
 	body := text
 	if strings.HasPrefix(body, "TZ=") || strings.HasPrefix(body, "CRON_TZ=") {
-		_, rest, ok := strings.Cut(body, " ")
+		zone, rest, ok := strings.Cut(body, " ")
 		if !ok {
-			return Cron{}, fmt.Errorf("cron expression %q has a time zone but no schedule: %s", s, cronHelp)
+			return bad("a time zone but no schedule: want %s after it", cronForm)
+		}
+		_, name, _ := strings.Cut(zone, "=")
+		if _, err := time.LoadLocation(name); err != nil {
+			return bad("unknown time zone %q", name)
 		}
 		body = strings.TrimSpace(rest)
 	}
-	if strings.HasPrefix(body, "@every") {
-		return Cron{}, fmt.Errorf("cron expression %q: @every is not supported; use the poll and rescan periods of a continuous task for a fixed interval", s)
-	}
-	if !strings.HasPrefix(body, "@") {
+	switch {
+	case strings.HasPrefix(body, "@every"):
+		return bad("@every is not supported; use the poll and rescan periods of a continuous task for a fixed interval")
+	case strings.HasPrefix(body, "@"):
+		switch body {
+		case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
+		default:
+			return bad("unknown descriptor %s (use @hourly, @daily, @weekly, @monthly or @yearly)", body)
+		}
+	default:
 		fields := strings.Fields(body)
 		if len(fields) != 5 {
-			return Cron{}, fmt.Errorf("cron expression %q has %d fields: %s", s, len(fields), cronHelp)
+			return bad("%d fields, want %s", len(fields), cronForm)
 		}
 		// crontab allows 7 for Sunday; robfig/cron knows only 0.
 		fields[4] = sunday7(fields[4])
+		for i, f := range cronFields {
+			if _, err := cron.NewParser(f.opt).Parse(fields[i]); err != nil {
+				// robfig/cron ends some messages with the field again.
+				msg := strings.TrimSuffix(err.Error(), ": "+fields[i])
+				return bad("%s %q: %s", f.name, fields[i], msg)
+			}
+		}
 		text = strings.Replace(text, body, strings.Join(fields, " "), 1)
 	}
 	sched, err := cron.ParseStandard(text)
 	if err != nil {
-		return Cron{}, fmt.Errorf("cron expression %q: %v: %s", s, err, cronHelp)
+		return bad("%v; want %s", err, cronForm)
 	}
 	spec, ok := sched.(*cron.SpecSchedule)
 	if !ok {
-		return Cron{}, fmt.Errorf("cron expression %q: %s", s, cronHelp)
+		return bad("want %s", cronForm)
 	}
 	c := Cron{text: strings.TrimSpace(s), spec: spec}
 	if spec.Location != time.Local {
@@ -73,33 +100,46 @@ func ParseCron(s string) (Cron, error) {
 	return c, nil
 }
 
-// sunday7 rewrites a day-of-week field so that 7 means Sunday (0) in a
-// single value and as the end of a range ("5-7" is Friday to Sunday).
+// sunday7 rewrites a day-of-week field so that 7 means Sunday (0), alone
+// and as the end of a range ("5-7" is Friday to Sunday, "1-7/2" Monday,
+// Wednesday, Friday and Sunday).
 func sunday7(field string) string {
 	parts := strings.Split(field, ",")
 	for i, p := range parts {
-		rng, step, hasStep := strings.Cut(p, "/")
+		rng, stepText, hasStep := strings.Cut(p, "/")
+		lo, ok := strings.CutSuffix(rng, "-7")
 		switch {
 		case rng == "7":
-			rng = "0"
-		case strings.HasSuffix(rng, "-7"):
-			lo := strings.TrimSuffix(rng, "-7")
-			if lo == "0" || lo == "7" {
-				rng = "0"
-			} else {
-				// lo-6 plus Sunday.
-				rng = lo + "-6"
-				if !hasStep {
-					rng += ",0"
-				}
+			parts[i] = "0"
+		case ok && lo == "7":
+			parts[i] = "0"
+		case ok:
+			parts[i] = lo + "-6"
+			step := 1
+			if hasStep {
+				parts[i] += "/" + stepText
+				step, _ = strconv.Atoi(stepText)
+			}
+			lower, err := strconv.Atoi(lo)
+			if err != nil {
+				lower = dayNumber(lo)
+			}
+			if lower > 0 && step > 0 && (7-lower)%step == 0 {
+				parts[i] += ",0"
 			}
 		}
-		if hasStep {
-			rng += "/" + step
-		}
-		parts[i] = rng
 	}
 	return strings.Join(parts, ",")
+}
+
+// dayNumber returns the number of a day name ("mon" is 1), or -1.
+func dayNumber(name string) int {
+	for i, n := range [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+		if strings.EqualFold(name, n) {
+			return i
+		}
+	}
+	return -1
 }
 
 // String returns the expression as written.
