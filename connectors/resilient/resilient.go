@@ -123,12 +123,33 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Features.
 func Wrap(c connectors.Connector, opts Options) connectors.Connector {
 	o := opts.withDefaults()
-	w := &conn{inner: c, opts: o, slots: make(chan struct{}, o.Concurrency), chunk: maxChunk}
-	if o.BwLimit > 0 {
-		w.chunk = int(min(o.BwLimit, maxChunk))
-		w.bw = rate.NewLimiter(rate.Limit(o.BwLimit), w.chunk)
-	}
+	w := &conn{inner: c, opts: o, slots: make(chan struct{}, o.Concurrency), bw: rate.NewLimiter(rate.Inf, maxChunk)}
+	w.setBwLimit(o.BwLimit)
 	return withCaps(w, capsOf(c))
+}
+
+// SetBwLimit changes the bandwidth limit of c, a connector returned by
+// Wrap, to bytesPerSecond (0 for unlimited) while it is in use: transfers
+// in progress adopt the new rate from their next read. This is how a
+// timetable of limits (the task option bwlimit) is applied. It reports
+// false, doing nothing, if c did not come from Wrap.
+func SetBwLimit(c connectors.Connector, bytesPerSecond int64) bool {
+	w, ok := c.(interface{ wrapper() *conn })
+	if ok {
+		w.wrapper().setBwLimit(bytesPerSecond)
+	}
+	return ok
+}
+
+func (c *conn) wrapper() *conn { return c }
+
+func (c *conn) setBwLimit(bps int64) {
+	if bps <= 0 {
+		c.bw.SetLimit(rate.Inf)
+		return
+	}
+	c.bw.SetBurst(int(min(bps, maxChunk)))
+	c.bw.SetLimit(rate.Limit(bps))
 }
 
 // conn is the wrapper shared by all the capability combinations.
@@ -136,8 +157,7 @@ type conn struct {
 	inner connectors.Connector
 	opts  Options
 	slots chan struct{} // one token per call in flight
-	bw    *rate.Limiter // nil when unlimited
-	chunk int           // the most bytes one read moves
+	bw    *rate.Limiter // rate.Inf when unlimited; its burst is the most bytes one read moves
 }
 
 var _ connectors.Connector = (*conn)(nil)
@@ -358,26 +378,31 @@ func (c *conn) sync(ctx context.Context) error {
 	})
 }
 
-// throttle waits until the bandwidth limit allows n more bytes (at most
-// c.chunk).
+// throttle waits until the bandwidth limit allows n more bytes.
 func (c *conn) throttle(ctx context.Context, op, path string, n int) error {
-	if c.bw == nil || n <= 0 {
-		return nil
-	}
-	if err := c.bw.WaitN(ctx, n); err != nil {
-		if ctx.Err() != nil {
-			return cancelled(ctx, op, path)
+	for n > 0 {
+		if c.bw.Limit() == rate.Inf {
+			return nil
 		}
-		// The wait would outlast ctx's deadline.
-		return &connectors.Error{Kind: connectors.Transient, Op: op, Path: path, Err: fmt.Errorf("%w: bandwidth limit: %v", context.DeadlineExceeded, err)}
+		k := min(n, c.bw.Burst()) // the burst may have shrunk since clip
+		if err := c.bw.WaitN(ctx, k); err != nil {
+			if ctx.Err() != nil {
+				return cancelled(ctx, op, path)
+			}
+			// The wait would outlast ctx's deadline.
+			return &connectors.Error{Kind: connectors.Transient, Op: op, Path: path, Err: fmt.Errorf("%w: bandwidth limit: %v", context.DeadlineExceeded, err)}
+		}
+		n -= k
 	}
 	return nil
 }
 
-// clip shortens p to what one read may move.
+// clip shortens p to what one read may move under the bandwidth limit.
 func (c *conn) clip(p []byte) []byte {
-	if c.bw != nil && len(p) > c.chunk {
-		return p[:c.chunk]
+	if c.bw.Limit() != rate.Inf {
+		if b := c.bw.Burst(); len(p) > b {
+			return p[:b]
+		}
 	}
 	return p
 }

@@ -783,3 +783,36 @@ func (r *failingSeeker) Read(p []byte) (int, error) {
 	}
 	return r.Reader.Read(p[:min(int64(len(p)), r.failAt-pos)])
 }
+
+// SetBwLimit changes the limit of a wrapped connector in use.
+func TestSetBwLimit(t *testing.T) {
+	f := newFake()
+	write(t, f, "f", randomData(4<<20))
+	c := Wrap(f, Options{})
+	read := func(n int64) time.Duration {
+		t.Helper()
+		start := time.Now()
+		r, err := c.Open(t.Context(), "f", 0, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if got, err := io.Copy(io.Discard, r); err != nil || got != n {
+			t.Fatalf("read %d bytes, %v", got, err)
+		}
+		return time.Since(start)
+	}
+	if !SetBwLimit(c, 1<<20) {
+		t.Fatal("SetBwLimit of a wrapped connector reported false")
+	}
+	if d := read(512 << 10); d < 400*time.Millisecond {
+		t.Errorf("read 512 KiB in %v at 1 MiB/s", d)
+	}
+	SetBwLimit(c, 0)
+	if d := read(4 << 20); d > 2*time.Second {
+		t.Errorf("read 4 MiB in %v after the limit was removed", d)
+	}
+	if SetBwLimit(f, 1) {
+		t.Error("SetBwLimit of a connector that is not wrapped reported true")
+	}
+}
