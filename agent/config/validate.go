@@ -21,6 +21,8 @@ type Problem struct {
 	Msg   string
 }
 
+// String gives the problem as "FILE:LINE: FIELD: message", leaving out
+// the parts that are not known.
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.File != "" {
