@@ -99,7 +99,8 @@ func (c Config) LogValue() slog.Value {
 // sftp://u@h/~/Documents means the same; a second leading slash makes it
 // absolute: sftp://u@h//srv/data is /srv/data. The query parameters are
 // key (a private key file; may be repeated) and known_hosts (the
-// known_hosts file); others are refused.
+// known_hosts file); others are refused, and so is a password in the URL
+// (it belongs in EnvPassword).
 func ParseURL(u *url.URL) (Config, error) {
 	return parseURL(u, os.Getenv)
 }
@@ -128,8 +129,9 @@ func parseURL(u *url.URL, getenv func(string) string) (Config, error) {
 	}
 	if u.User != nil {
 		cfg.User = u.User.Username()
-		if pw, ok := u.User.Password(); ok {
-			cfg.Password = pw
+		if _, ok := u.User.Password(); ok {
+			// URLs end up in shell history, process lists and logs.
+			return cfg, fmt.Errorf("sftp: the URL holds a password; remove it and set %s instead", EnvPassword)
 		}
 	}
 	root, err := rootPath(u.Path)

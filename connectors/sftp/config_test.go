@@ -78,20 +78,11 @@ func TestParseURLErrors(t *testing.T) {
 	}
 }
 
-func TestPasswordInURLAndEnv(t *testing.T) {
-	u, _ := url.Parse("sftp://alice:from-url@nas/x")
-	cfg, err := sftp.ParseURLEnv(u, func(string) string { return "" })
-	if err != nil || cfg.Password != "from-url" {
-		t.Fatalf("password in URL: %+v, %v", cfg, err)
-	}
-	cfg, _ = sftp.ParseURLEnv(u, func(k string) string {
-		if k == sftp.EnvPassword {
-			return "from-env"
-		}
-		return ""
-	})
-	if cfg.Password != "from-env" {
-		t.Errorf("%s does not take precedence over the URL: %q", sftp.EnvPassword, cfg.Password)
+func TestPasswordInURLRefused(t *testing.T) {
+	u, _ := url.Parse("sftp://alice:hunter2-in-url@nas/x")
+	_, err := sftp.ParseURLEnv(u, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), sftp.EnvPassword) || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("ParseURL of a URL with a password = %v, want an error naming %s without the password", err, sftp.EnvPassword)
 	}
 }
 

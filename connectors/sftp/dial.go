@@ -379,27 +379,27 @@ func (h *hostKeys) check(hostname string, remote net.Addr, key ssh.PublicKey) er
 	if !errors.As(err, &ke) {
 		return h.refuse(fmt.Errorf("checking the host key of %s against %s: %v", hostname, h.file, err))
 	}
+	host, port, _ := net.SplitHostPort(hostname)
+	scan := "ssh-keyscan -t " + keyscanType(key.Type())
+	if port != "22" {
+		scan += " -p " + port
+	}
+	scan += " " + host + " >> " + h.file
 	if len(ke.Want) > 0 {
 		var known []string
 		for _, k := range ke.Want {
 			known = append(known, fmt.Sprintf("%s %s (%s:%d)", k.Key.Type(), ssh.FingerprintSHA256(k.Key), k.Filename, k.Line))
 		}
 		return h.refuse(fmt.Errorf("WARNING: THE HOST KEY OF %s HAS CHANGED. It now presents %s %s, but %s records %s. "+
-			"Someone may be intercepting the connection, or the server was reinstalled. Nothing was sent. "+
-			"If the server's administrator confirms the new fingerprint, remove the old line with "+
-			"`ssh-keygen -R %s -f %s` and trust the new key",
-			hostname, key.Type(), fp, h.file, strings.Join(known, ", "), knownhosts.Normalize(hostname), h.file))
+			"Someone may be intercepting the connection, or the server was reinstalled. No credentials were sent. "+
+			"Only if the server's administrator confirms the new fingerprint, remove the old line with "+
+			"`ssh-keygen -R %s -f %s` and trust the new key with `%s`",
+			hostname, key.Type(), fp, h.file, strings.Join(known, ", "), knownhosts.Normalize(hostname), h.file, scan))
 	}
-	host, port, _ := net.SplitHostPort(hostname)
-	scan := "ssh-keyscan -t " + keyscanType(key.Type())
-	if port != "22" {
-		scan += " -p " + port
-	}
-	scan += " " + host
 	return h.refuse(fmt.Errorf("the host key of %s is not known (%s %s is not in %s). "+
 		"Check that fingerprint with the server's administrator (on the server: `ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub`), then trust it: "+
-		"`%s >> %s` (it adds the line: %s)",
-		hostname, key.Type(), fp, h.file, keyscanType(key.Type()), scan, h.file,
+		"`%s` (it adds the line: %s)",
+		hostname, key.Type(), fp, h.file, keyscanType(key.Type()), scan,
 		knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key)))
 }
 

@@ -35,7 +35,10 @@
 // mount does not update it on every read), and Rev is size, modification
 // time and access time. A read on a strictatime mount may still change the
 // access time: the only effect is a conditional write that fails with kind
-// Precondition and is retried after the next listing.
+// Precondition and is retried after the next listing. A server that does
+// not report access times (pkg/sftp's own server reports the modification
+// time instead) leaves Rev at size and modification time, which misses a
+// same-size rewrite within the same second.
 //
 // # Trash
 //
