@@ -70,6 +70,11 @@ type Spec struct {
 	NextAllowed func(t time.Time) time.Time
 	// Disabled tasks are listed but never run.
 	Disabled bool
+	// Connect, if set, opens the remote side before the first run (a
+	// network connection); the task retries it with a growing delay until
+	// it succeeds, showing the reason as its error meanwhile. The returned
+	// function closes the connection when the task stops.
+	Connect func(ctx context.Context) (connectors.Connector, func() error, error)
 	// OnRun, if set, is called after each run with its report and error
 	// (the one-shot style summary of `dovetail sync --watch`).
 	OnRun func(rep *engine.Report, full bool, err error)
@@ -216,6 +221,15 @@ func (t *Task) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if t.spec.Connect != nil {
+		closeFn, err := t.connect(ctx)
+		if err != nil {
+			return nil // stopped while connecting
+		}
+		if closeFn != nil {
+			defer closeFn()
+		}
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	continuous := t.spec.Next == nil
@@ -315,6 +329,35 @@ func (t *Task) Run(ctx context.Context) error {
 				backoff = time.Minute
 			}
 		}
+	}
+}
+
+// connect opens the remote with Spec.Connect, retrying with a growing
+// delay (or at once on RunNow) until it works or ctx ends.
+func (t *Task) connect(ctx context.Context) (func() error, error) {
+	backoff := 5 * time.Second
+	for {
+		c, closeFn, err := t.spec.Connect(ctx)
+		if err == nil {
+			t.spec.Pair.Remote = c
+			t.setState(StateIdle, "")
+			return closeFn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		t.log.Error("cannot connect to the remote; retrying", "in", backoff.String(), "err", err)
+		t.setState(StateError, fmt.Sprintf("cannot connect to the remote (retrying in %s): %v", backoff, err))
+		timer := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-t.full:
+		case <-timer.C:
+		}
+		timer.Stop()
+		backoff = min(backoff*2, 10*time.Minute)
 	}
 }
 

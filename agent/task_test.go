@@ -2,11 +2,14 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/dovetail-sync/dovetail/agent/engine"
+	"github.com/dovetail-sync/dovetail/connectors"
 	"github.com/dovetail-sync/dovetail/connectors/mem"
 	"github.com/dovetail-sync/dovetail/statedb"
 )
@@ -246,4 +249,30 @@ func TestTaskOverflowRescansEverything(t *testing.T) {
 	if s := f.task.Status(); s.FullRuns != 2 {
 		t.Errorf("FullRuns = %d, want 2 (start and the overflow rescan)", s.FullRuns)
 	}
+}
+
+func TestTaskRetriesConnect(t *testing.T) {
+	fails := 2
+	var f *taskFixture
+	f = newTaskFixture(t, "", func(s *Spec) {
+		remote := s.Pair.Remote
+		s.Pair.Remote = nil
+		s.Connect = func(ctx context.Context) (connectors.Connector, func() error, error) {
+			if fails > 0 {
+				fails--
+				return nil, nil, errors.New("connection refused")
+			}
+			return remote, nil, nil
+		}
+	})
+	f.l.WriteFile("a", []byte("a"), time.Now())
+	f.start()
+	f.waitFor("the connect error in the status", func() bool {
+		s := f.task.Status()
+		return s.State == StateError && strings.Contains(s.Err, "connection refused")
+	})
+	f.task.RunNow(false) // retry now rather than in 5s
+	f.waitFor("the error again", func() bool { return fails == 0 })
+	f.task.RunNow(false)
+	f.waitFor("the sync once connected", has(f.r, "a", "a"))
 }

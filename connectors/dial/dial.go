@@ -7,6 +7,7 @@ package dial
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/dovetail-sync/dovetail/connectors"
 	"github.com/dovetail-sync/dovetail/connectors/local"
+	"github.com/dovetail-sync/dovetail/connectors/resilient"
 )
 
 // Remote is an opened remote side.
@@ -36,8 +38,30 @@ func (r *Remote) Close() error {
 	return r.close()
 }
 
+// Options qualify Open.
+type Options struct {
+	// Secret, if set, looks up a secret of the remote by name ("password",
+	// "key_passphrase", "access_key_id", "secret_access_key",
+	// "session_token"); "" means none, and the connector then looks in its
+	// environment variables as documented. The agent passes the
+	// connection's secrets from the keyring or the secrets file.
+	Secret func(name string) string
+	// BwLimit limits transfers to and from a network remote, in bytes per
+	// second (0: no limit).
+	BwLimit int64
+	// Log receives retries of network remotes.
+	Log *slog.Logger
+}
+
+func (o Options) secret(name string) string {
+	if o.Secret == nil {
+		return ""
+	}
+	return o.Secret(name)
+}
+
 // opener opens one URL scheme.
-type opener func(ctx context.Context, u *url.URL) (connectors.Connector, func() error, error)
+type opener func(ctx context.Context, u *url.URL, o Options) (connectors.Connector, func() error, error)
 
 var schemes = map[string]opener{}
 
@@ -61,7 +85,11 @@ func IsURL(arg string) bool {
 }
 
 // Open opens the remote arg: a URL of a supported scheme or a local path.
-func Open(ctx context.Context, arg string) (*Remote, error) {
+func Open(ctx context.Context, arg string) (*Remote, error) { return OpenWith(ctx, arg, Options{}) }
+
+// OpenWith is Open with options. Network remotes are wrapped with retries
+// (package resilient) and the bandwidth limit.
+func OpenWith(ctx context.Context, arg string, opts Options) (*Remote, error) {
 	if !IsURL(arg) {
 		root, err := filepath.Abs(arg)
 		if err != nil {
@@ -82,10 +110,11 @@ func Open(ctx context.Context, arg string) (*Remote, error) {
 		return nil, fmt.Errorf("remote %s: unknown scheme %q (this build supports %s, or a local path)",
 			Redact(arg), u.Scheme, strings.Join(Schemes(), "://, ")+"://")
 	}
-	c, closeFn, err := o(ctx, u)
+	c, closeFn, err := o(ctx, u, opts)
 	if err != nil {
 		return nil, fmt.Errorf("remote %s: %w", Redact(arg), err)
 	}
+	c = resilient.Wrap(c, resilient.Options{BwLimit: opts.BwLimit, Logger: opts.Log})
 	return &Remote{Connector: c, Name: Redact(arg), close: closeFn}, nil
 }
 
