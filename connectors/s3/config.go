@@ -50,9 +50,10 @@ type Config struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	SessionToken    string
-	// MultipartThreshold is the size from which a file of known size is
-	// uploaded in parts; files of unknown size are uploaded in parts once
-	// they exceed one part.
+	// MultipartThreshold is the size from which a file is uploaded in
+	// parts. It applies to readers that can seek (hashed in a first pass
+	// for Content-MD5); any other reader is buffered part by part, so it
+	// goes in one PUT only when it fits in one part.
 	MultipartThreshold int64
 	// PartSize is the size of one part of a multipart upload (at least
 	// 5 MiB); it grows for files that would need more than 10,000 parts.

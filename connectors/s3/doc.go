@@ -9,12 +9,15 @@
 // streamed page by page, with folders synthesized from the keys.
 //
 // Writes need no temporary names: a PUT, and the completion of a multipart
-// upload, replace an object atomically. Files from MultipartThreshold on
-// (64 MiB) are uploaded in parts of PartSize (16 MiB), Concurrency (4) at a
-// time from a buffer pool shared by the Conn, so memory stays at most
-// Concurrency × PartSize however large or numerous the uploads; a failed
-// multipart upload is aborted, and Recover aborts those a killed process
-// left behind.
+// upload, replace an object atomically. Every body is sent with its
+// Content-MD5, so a server that would store a body cut short by a dropped
+// connection (versitygw does) refuses it. Files are uploaded in parts of
+// PartSize (16 MiB), Concurrency (4) at a time, from MultipartThreshold
+// (64 MiB) on when the reader can seek (hashed first), else from one part
+// on (each part is hashed in its buffer); the buffers come from a pool
+// shared by the Conn, so memory stays at most Concurrency × PartSize
+// however large or numerous the uploads. A failed multipart upload is
+// aborted, and Recover aborts those a killed process left behind.
 //
 // Modification times are stored as metadata x-amz-meta-mtime in rclone's
 // format (Unix seconds with nine fraction digits), so the two tools read
