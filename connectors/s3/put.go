@@ -115,6 +115,18 @@ func (c *Conn) upload(ctx context.Context, p string, r io.Reader, size int64, me
 	if size >= 0 {
 		body = &exactReader{r: r, left: size, path: p}
 	}
+	if size >= 0 && size <= smallFile {
+		// Small files do not wait for (or pin) a part-sized buffer.
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return connectors.Entry{}, err
+		}
+		if _, err := body.Read(make([]byte, 1)); err != io.EOF {
+			return connectors.Entry{}, cmpErr(err, io.ErrNoProgress)
+		}
+		sum := md5.Sum(buf)
+		return c.putSingle(ctx, p, bytes.NewReader(buf), size, sum[:], meta, cd)
+	}
 	partSize := c.partSize(size)
 	buf, err := c.getBuf(ctx, partSize)
 	if err != nil {
@@ -150,6 +162,11 @@ func (c *Conn) putSeekable(ctx context.Context, p string, r io.ReadSeeker, size 
 	// server then refuses it for its MD5).
 	return c.putSingle(ctx, p, &exactReader{r: r, left: size, path: p}, size, h.Sum(nil), meta, cd)
 }
+
+// smallFile is the size up to which a body that cannot seek is buffered
+// on its own rather than in a pool buffer: memory for those is bounded by
+// the number of concurrent Puts.
+const smallFile = 1 << 20
 
 // partSize is the configured part size, grown for files that would
 // otherwise need more than 10,000 parts.
