@@ -18,7 +18,7 @@ import (
 func (c *conn) Open(ctx context.Context, path string, offset, length int64) (io.ReadCloser, error) {
 	r := &reader{c: c, ctx: ctx, path: path, off: offset, left: length}
 	for attempt := 0; ; attempt++ {
-		err := r.open()
+		err := r.open(true)
 		if err == nil {
 			return r, nil
 		}
@@ -50,14 +50,20 @@ type reader struct {
 	err    error                   // sticky: io.EOF or the error that ended the read
 }
 
-// open opens the file at r.off for one attempt, holding a slot for the
-// call. On a re-open it first checks that the file did not change.
-func (r *reader) open() error {
+// open opens the file at r.off for one attempt. The first open (by Open,
+// attempts included) holds a
+// slot for the call; a re-open does not: it continues a read already
+// admitted, and waiting for a slot there could deadlock a Put of the same
+// connector that holds one while it reads from this reader (a copy by
+// connectors.Move). A re-open first checks that the file did not change.
+func (r *reader) open(first bool) error {
 	c := r.c
-	if err := c.acquire(r.ctx, "open", r.path); err != nil {
-		return err
+	if first {
+		if err := c.acquire(r.ctx, "open", r.path); err != nil {
+			return err
+		}
+		defer c.release()
 	}
-	defer c.release()
 	actx, cancel := context.WithCancelCause(r.ctx)
 	r.actx, r.cancel = actx, cancel
 	if d := c.opts.StallTimeout; d > 0 {
@@ -141,7 +147,7 @@ func (r *reader) Read(p []byte) (int, error) {
 	for {
 		var err error
 		if r.rc == nil {
-			err = r.open()
+			err = r.open(false)
 		}
 		n := 0
 		if err == nil {

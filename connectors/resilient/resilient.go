@@ -29,8 +29,8 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Concurrency is the most calls in flight to the provider at once
 	// (default 8). A Walk counts as one call but gives its slot up while
-	// its callback runs; an open reader holds none between reads, so a
-	// download can feed an upload to the same connector.
+	// its callback runs; an open reader holds none, not even to resume, so
+	// a download can feed an upload to the same connector.
 	Concurrency int
 	// BwLimit is the most bytes per second moved by all transfers together,
 	// downloads (bytes read from Open's readers) and uploads (bytes Put

@@ -816,3 +816,25 @@ func TestSetBwLimit(t *testing.T) {
 		t.Error("SetBwLimit of a connector that is not wrapped reported true")
 	}
 }
+
+// A copy within the connector (connectors.Move without a Mover: a reader
+// feeding a Put) survives a read fault with a single slot: resuming the
+// reader does not wait for the slot the Put holds.
+func TestCopyResumesWithOneSlot(t *testing.T) {
+	data := randomData(200 << 10)
+	m := mem.New(mem.Options{NoMove: true})
+	m.WriteFile("x", data, time.Unix(1, 0))
+	m.SetReadFault("x", 100<<10, transient("read"))
+	opts := Options{Concurrency: 1, Sleep: func(ctx context.Context, d time.Duration) error {
+		m.SetReadFault("x", 0, nil) // the network is back
+		return ctx.Err()
+	}}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := connectors.Move(ctx, Wrap(m.Connector(), opts), "x", "y"); err != nil {
+		t.Fatalf("Move: %v", err)
+	}
+	if got, err := m.ReadFile("y"); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("y holds %d bytes (%v), want the %d of x", len(got), err, len(data))
+	}
+}
