@@ -404,6 +404,22 @@ func TestSymlinks(t *testing.T) {
 	}
 	_, err = c.Stat(t.Context(), "filelink")
 	wantErr(t, "Stat of a link", err, connectors.Invalid)
+
+	// The root itself may be a link to a folder: that one is followed.
+	if err := os.Symlink(filepath.Join(srv.Dir(), "root"), filepath.Join(srv.Dir(), "rootlink")); err != nil {
+		t.Fatal(err)
+	}
+	lc := connect(t, srv.Config("rootlink"))
+	if e, err := lc.Stat(t.Context(), ""); err != nil || !e.IsDir() {
+		t.Errorf("Stat of a root that is a link to a folder = %+v, %v", e, err)
+	}
+	if _, err := lc.Mkdir(t.Context(), ""); err != nil {
+		t.Errorf("Mkdir of a root that is a link to a folder: %v", err)
+	}
+	put(t, lc, "via-root-link.txt", "y", time.Time{})
+	if got := readFile(t, filepath.Join(srv.Dir(), "root/via-root-link.txt")); got != "y" {
+		t.Errorf("file written through the root link holds %q", got)
+	}
 }
 
 // TestFilesOnDisk checks that what the connector writes is plain files at

@@ -50,8 +50,10 @@ func (s *session) dead() bool {
 func (s *session) close() {
 	s.broken.Store(true)
 	s.closeOnce.Do(func() {
-		s.sftp.Close()
+		// The network connection first: closing the SFTP client waits for
+		// its reader, which a stalled connection would block.
 		s.ssh.Close()
+		s.sftp.Close()
 	})
 }
 

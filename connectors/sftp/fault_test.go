@@ -161,6 +161,25 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("server stops answering", func(t *testing.T) {
+		cfg, proxy := viaProxy(t, srv, "faults")
+		cfg.KeepAlive = 200 * time.Millisecond
+		c := connect(t, cfg)
+		put(t, c, "stall/f", "x", time.Time{})
+		proxy.Stall(2 * time.Second)
+		start := time.Now()
+		// Put is not repeated by itself (a read would redial and go on).
+		_, err := c.Put(t.Context(), "stall/f", strings.NewReader("y"), connectors.PutOptions{Size: 1})
+		proxy.Stall(0)
+		wantErr(t, "Put while the server does not answer", err, connectors.Transient)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("a stalled call took %v to fail", d)
+		}
+		if e, err := c.Stat(t.Context(), "stall/f"); err != nil || e.Size != 1 {
+			t.Errorf("Stat once the server answers again = %+v, %v", e, err)
+		}
+	})
+
 	t.Run("server unreachable", func(t *testing.T) {
 		cfg, proxy := viaProxy(t, srv, "faults")
 		c := connect(t, cfg)

@@ -307,7 +307,11 @@ func atime(fi os.FileInfo) int64 {
 // lstat returns the entry at p without following a symbolic link; a link or
 // a special file gives kind Invalid.
 func (c *Conn) lstat(s *session, op, p string) (connectors.Entry, os.FileInfo, error) {
-	fi, err := s.sftp.Lstat(c.abs(p))
+	stat := s.sftp.Lstat
+	if p == "" {
+		stat = s.sftp.Stat // the root itself may be a link to a folder
+	}
+	fi, err := stat(c.abs(p))
 	if err != nil {
 		return connectors.Entry{}, nil, c.wrapMissing(s, op, p, err)
 	}
@@ -535,7 +539,11 @@ func (c *Conn) mkdirAll(s *session, op, p string) error {
 		return nil // the login folder exists
 	}
 	full := c.abs(p)
-	fi, err := s.sftp.Lstat(full)
+	stat := s.sftp.Lstat
+	if p == "" {
+		stat = s.sftp.Stat // the root itself may be a link to a folder
+	}
+	fi, err := stat(full)
 	if errors.Is(err, fs.ErrNotExist) {
 		if p == "" {
 			return c.wrap(s, op, p, s.sftp.MkdirAll(full))
