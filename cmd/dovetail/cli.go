@@ -27,8 +27,10 @@ const usage = `Dovetail keeps a local folder and a remote folder identical, in b
 directions, without ever losing a version of a file.
 
 Usage:
-  dovetail sync [flags] LOCAL REMOTE   sync two folders once and exit
-  dovetail demo                        sync a demo pair of folders (nothing to set up)
+  dovetail sync [flags] LOCAL REMOTE   sync two folders once and exit (--watch: keep syncing)
+  dovetail agent [--config FILE]       run every task of the configuration continuously
+  dovetail config validate [FILE]      check a configuration file
+  dovetail demo                        sync a demo pair of folders once (nothing to set up)
   dovetail check --for PROVIDER PATH   list paths that could not be synced to PROVIDER, and why
   dovetail status                      show what the running agent's tasks are doing
   dovetail task list|run|pause|resume  list the agent's tasks, run one now, pause or resume one
@@ -38,7 +40,8 @@ Usage:
   dovetail version                     print the version
   dovetail help [COMMAND]              show help
 
-REMOTE is another local path for now; SFTP, S3 and WebDAV come next.
+REMOTE is a local path or a URL: sftp://user@host/path, s3://bucket/prefix,
+webdav+https://user@host/path (see docs/connectors.md).
 Run "dovetail help sync" for the flags of sync.
 
 Exit status: 0 in sync, 1 error, 2 usage, 3 refused by a safety guard
@@ -68,6 +71,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runControlCmd(ctx, cmd, rest, stdout, stderr)
 	case "task":
 		return runTask(ctx, rest, stdout, stderr)
+	case "agent":
+		return runAgent(ctx, rest, stdout, stderr)
+	case "config":
+		return runConfig(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "dovetail", version)
 		return exitOK
