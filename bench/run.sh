@@ -2,6 +2,7 @@
 # Entry point of `make bench`: installs the peers (rclone, unison) when they
 # are missing and we may, builds the harness and runs it.
 #   BENCH_FILES=10000 make bench      quick run (default 100000 files)
+#   BENCH_HUGE=1 make bench           also the 1,000,000-file set
 #   BENCH_WORK=/some/dir make bench   work dir (default $TMPDIR/dovetail-bench)
 #   BENCH_ARGS="-reps 3 -keep"        more flags for bench/benchrun (see -h)
 set -euo pipefail

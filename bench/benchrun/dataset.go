@@ -114,7 +114,7 @@ func deepSet(chains int, seed uint64) dataset {
 	n := chains * deepLevels * deepPerLevel
 	return dataset{
 		name:   "deep",
-		title:  fmt.Sprintf("%s files of 1–8 KiB in %d chains of %d nested folders", thousands(n), chains, deepLevels),
+		title:  fmt.Sprintf("%s files of 1–8 KiB in %s of %d nested folders", thousands(n), plural(chains, "chain"), deepLevels),
 		files:  n,
 		seed:   seed,
 		params: fmt.Sprintf("deep chains=%d", chains),
@@ -130,6 +130,13 @@ func deepSet(chains int, seed uint64) dataset {
 			return b.String()
 		},
 	}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // content returns the bytes of file i (into buf, which is grown as needed).

@@ -362,8 +362,8 @@ func (b *bench) targets() []string {
 	return out
 }
 
-// rerunCmd is the command that repeats this run, as far as the report can
-// tell (flags other than -files and -huge are not repeated).
+// rerunCmd is the command that repeats this run: the rerun command with the
+// environment run.sh reads (BENCH_FILES, BENCH_HUGE, BENCH_ARGS).
 func (b *bench) rerunCmd() string {
 	var env []string
 	if b.cfg.files != 100000 {
@@ -371,6 +371,9 @@ func (b *bench) rerunCmd() string {
 	}
 	if b.cfg.huge {
 		env = append(env, "BENCH_HUGE=1")
+	}
+	if a := strings.TrimSpace(os.Getenv("BENCH_ARGS")); a != "" {
+		env = append(env, fmt.Sprintf("BENCH_ARGS=%q", a))
 	}
 	return strings.Join(append(env, b.cfg.rerun), " ")
 }
