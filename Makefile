@@ -14,10 +14,11 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dovetail
 
-# The demo pair: two local folders and a SQLite state file under
-# $XDG_DATA_HOME/dovetail/demo, created on first use.
+# The agent on its embedded default: one demo task between two local
+# folders under $XDG_DATA_HOME/dovetail/demo (created on first use), kept
+# in sync until Ctrl-C. `dovetail demo` syncs the same pair once.
 run: build
-	./$(BIN) demo
+	./$(BIN) agent
 
 # Every test, with the race detector off (cgo SQLite + race is slow on 2
 # cores); CI=true makes tests that need a server fail instead of skip.

@@ -74,7 +74,10 @@ func TestAgentCommand(t *testing.T) {
 		return func() bool { d, err := os.ReadFile(p); return err == nil && string(d) == want }
 	}
 	wait("the first sync", fileIs(filepath.Join(dir, "docs", "R", "a.txt"), "a"))
-	wait("status idle", func() bool { out, code := ctl(t, sock, "status"); return code == 0 && strings.Contains(out, "docs: idle") })
+	wait("status idle", func() bool {
+		out, code := ctl(t, sock, "status")
+		return code == 0 && strings.Contains(out, "docs: idle")
+	})
 
 	// A change while running is synced by the watcher.
 	os.WriteFile(filepath.Join(dir, "docs", "R", "b.txt"), []byte("b"), 0o644)
