@@ -447,8 +447,19 @@ func TestPlainFiles(t *testing.T) {
 	if err != nil || e.Size != 9 || e.Rev == "" {
 		t.Errorf("Stat of a file written to disk = %+v, %v", e, err)
 	}
+	// versitygw lists a folder only if it holds objects or was made
+	// through S3 (see the s3test package comment).
+	if err := os.MkdirAll(filepath.Join(srv.Dir(), "plain/root/a/empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if got := walkPaths(t, c, ""); strings.Join(got, ",") != "a,a/b.txt,a/disk.txt" {
 		t.Errorf("Walk = %q", got)
+	}
+	if _, err := c.Mkdir(t.Context(), "made/here"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(srv.Dir(), "plain/root/made/here")); err != nil || !st.IsDir() {
+		t.Errorf("folder made through S3 is not a folder on disk: %v", err)
 	}
 }
 

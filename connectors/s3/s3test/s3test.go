@@ -1,6 +1,13 @@
 // Package s3test starts a real S3 server, versitygw with its POSIX backend,
 // for tests: buckets are folders and objects are plain files on disk, so a
-// test can check through the file system what a sync wrote through S3.
+// test can check through the file system what a sync wrote through S3, and
+// files written under Dir are objects at the same paths.
+//
+// One difference from a plain folder: versitygw lists a folder only if it
+// holds something or was made through S3 (a "dir/" marker object, which
+// it keeps as a folder with an attribute). An empty folder made on disk
+// with os.Mkdir is invisible through S3; make it with the connector's
+// Mkdir, or put a file in it.
 package s3test
 
 import (
