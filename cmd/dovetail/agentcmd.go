@@ -24,6 +24,7 @@ import (
 	"github.com/dovetail-sync/dovetail/connectors/dial"
 	"github.com/dovetail-sync/dovetail/connectors/local"
 	"github.com/dovetail-sync/dovetail/connectors/namecode"
+	"github.com/dovetail-sync/dovetail/connectors/resilient"
 	"github.com/dovetail-sync/dovetail/rules"
 	"github.com/dovetail-sync/dovetail/statedb"
 )
@@ -278,6 +279,21 @@ func taskSpec(ctx context.Context, cfg *config.Config, t *config.Task, secrets c
 			return nil, nil, err
 		}
 		var c connectors.Connector = r.Connector
+		if len(t.BWLimit.Slots) > 0 {
+			// A bandwidth timetable: follow it, minute by minute.
+			go func() {
+				tick := time.NewTicker(time.Minute)
+				defer tick.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case now := <-tick.C:
+						resilient.SetBwLimit(r.Connector, t.BWLimit.At(now))
+					}
+				}
+			}()
+		}
 		if t.EncodeNames {
 			name := c.Features().Rules
 			if ruleSet != nil {

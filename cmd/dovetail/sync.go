@@ -49,6 +49,7 @@ type syncOpts struct {
 	minSize    sizeFlag
 	maxSize    sizeFlag
 	watch      bool
+	bwlimit    sizeFlag
 	poll       time.Duration
 	rescan     time.Duration
 }
@@ -154,6 +155,7 @@ func syncFlags(stderr io.Writer) (*flag.FlagSet, *syncOpts) {
 	fs.BoolVar(&o.resetState, "reset-state", false, "set the state file aside and merge both sides as on a first run (deletes nothing)")
 	fs.BoolVar(&o.noDefaults, "no-default-ignores", false, "also sync OS and editor junk (.DS_Store, Thumbs.db, ~$ lock files, ...)")
 	fs.IntVar(&o.workers, "workers", 4, "number of files transferred at once")
+	fs.Var(&o.bwlimit, "bwlimit", "limit transfers to and from a network remote to `RATE` bytes per second (e.g. 5M)")
 	fs.IntVar(&o.trashDays, "trash-days", 30, "keep deleted and overwritten local files in .dovetail/trash for `DAYS`")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "log detail on stderr: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -251,7 +253,7 @@ func syncPair(ctx context.Context, o *syncOpts, localArg, remoteArg string, stdo
 	if err != nil {
 		return fail(exitUsage, err)
 	}
-	rem, err := dial.Open(ctx, remoteArg)
+	rem, err := dial.OpenWith(ctx, remoteArg, dial.Options{BwLimit: int64(o.bwlimit), Log: log})
 	if err != nil {
 		return fail(exitError, err)
 	}
