@@ -137,7 +137,9 @@ func (s *Server) URL(sub string) string {
 }
 
 // Dir is the folder on disk holding the bucket's objects: the object at
-// key k is the file Dir()/k.
+// key k is the file Dir()/k, so URL(sub)'s files are under Dir()/sub.
+// Dir()/.sgwtmp holds the server's temporary and multipart-upload files;
+// root tests at a sub-folder to keep it out of their trees.
 func (s *Server) Dir() string { return filepath.Join(s.root, Bucket) }
 
 // Env returns the environment variables that give the credentials of the
