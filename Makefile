@@ -7,7 +7,7 @@ PKGS  := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test test-short bench lint fmt vet tidy deps clean
+.PHONY: all build run test test-short bench bench-go lint fmt vet tidy deps clean
 
 all: build
 
@@ -34,6 +34,11 @@ test-short:
 # docs/benchmarks.md (see bench/README.md).
 bench: build
 	bash bench/run.sh
+
+# Go micro-benchmarks of the hot paths (reconcile, statedb, scan, hashing),
+# one iteration each: a quick regression check, not the peer comparison.
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchtime=1x $(PKGS)
 
 lint: vet
 	@command -v golangci-lint >/dev/null && golangci-lint run || echo "golangci-lint not installed: ran go vet only"
