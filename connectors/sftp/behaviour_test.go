@@ -194,9 +194,16 @@ func TestURLPaths(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseURL(%s): %v", tc.url, err)
 		}
-		c := connect(t, cfg)
+		c := open(t, cfg)
 		if _, err := c.Stat(t.Context(), ""); !connectors.IsNotFound(err) {
 			t.Errorf("%s: Stat of a missing root = %v, want NotFound", tc.url, err)
+		}
+		// A missing root is not made by a write (it may be a volume that
+		// is not mounted), only by Mkdir("").
+		_, err = c.Put(t.Context(), "a/b.txt", strings.NewReader("x"), connectors.PutOptions{Size: 1})
+		wantErr(t, "Put into a missing root", err, connectors.NotFound, "root folder")
+		if _, err := c.Mkdir(t.Context(), ""); err != nil {
+			t.Fatalf("%s: Mkdir(root): %v", tc.url, err)
 		}
 		put(t, c, "a/b.txt", "through "+tc.url, time.Time{})
 		if got := readFile(t, filepath.Join(tc.disk, "a/b.txt")); got != "through "+tc.url {

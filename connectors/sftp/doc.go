@@ -23,7 +23,11 @@
 // without that extension gets a fallback that moves the old file aside
 // first (see Put); Recover undoes what a dropped connection left behind.
 // Conditional writes (PutOptions.IfRev, IfAbsent) are checked just before
-// the rename: best effort, so Features.ConditionalWrite is false.
+// the rename: best effort, so Features.ConditionalWrite is false. Writes
+// create missing folders below the root but never the root itself (only
+// Mkdir("") does), so that a volume that is not mounted reads as NotFound
+// instead of being filled anew. Symbolic links are never followed below
+// the root.
 //
 // # Versions
 //

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pkg/sftp"
+
 	"github.com/dovetail-sync/dovetail/connectors"
 )
 
@@ -66,14 +68,11 @@ func (c *Conn) put(ctx context.Context, s *session, p string, r io.Reader, opts 
 	if err := precondition(op, p, cur, exists, opts); err != nil {
 		return cur, err
 	}
-	if err := c.mkdirAll(s, op, connectors.Parent(p)); err != nil {
-		return cur, err
-	}
 	full := c.abs(p)
 	tmp := c.abs(connectors.Join(connectors.Parent(p), tempName(connectors.Base(p))))
-	f, err := s.sftp.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	f, err := c.create(s, op, p, tmp)
 	if err != nil {
-		return cur, c.wrap(s, op, p, err)
+		return cur, err
 	}
 	done := false
 	defer func() {
@@ -151,6 +150,25 @@ func (c *Conn) put(ctx context.Context, s *session, p string, r io.Reader, opts 
 		return e, &connectors.Error{Kind: connectors.Invalid, Op: op, Path: p, Err: err}
 	}
 	return e, nil
+}
+
+// create makes the new file tmp in p's folder, making the folder and its
+// missing parents first. A folder remembered as existing that someone else
+// removed is made again.
+func (c *Conn) create(s *session, op, p, tmp string) (*sftp.File, error) {
+	for attempt := 0; ; attempt++ {
+		if err := c.mkdirAll(s, op, connectors.Parent(p), false); err != nil {
+			return nil, err
+		}
+		f, err := s.sftp.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt > 0 {
+			return nil, c.wrap(s, op, p, err)
+		}
+		c.forgetDirs("")
+	}
 }
 
 // precondition checks PutOptions against what is at p now.

@@ -39,6 +39,8 @@ type Conn struct {
 
 	noPosixRename bool         // test hook: replace files as if the server lacked posix-rename
 	renames       atomic.Int64 // files replaced with posix-rename, for tests
+
+	dirs sync.Map // relative paths of folders known to exist (see mkdirAll)
 }
 
 var (
@@ -445,8 +447,8 @@ func (c *Conn) Open(ctx context.Context, p string, offset, length int64) (io.Rea
 		return nil, &connectors.Error{Kind: connectors.Invalid, Op: op, Path: p, Err: errors.New("negative offset")}
 	}
 	var (
-		f  *sftp.File
-		fs *session
+		f    *sftp.File
+		sess *session
 	)
 	err := c.do(ctx, op, p, func(s *session) error {
 		e, _, err := c.lstat(s, op, p)
@@ -464,13 +466,13 @@ func (c *Conn) Open(ctx context.Context, p string, offset, length int64) (io.Rea
 			f.Close()
 			return err
 		}
-		fs = s
+		sess = s
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{c: c, s: fs, ctx: ctx, p: p, f: f}
+	r := &reader{c: c, s: sess, ctx: ctx, p: p, f: f}
 	// A large buffer turns small reads into requests of up to 1 MiB, which
 	// pkg/sftp splits into concurrent packets.
 	var src io.Reader = f
@@ -518,7 +520,7 @@ func (c *Conn) Mkdir(ctx context.Context, p string) (connectors.Entry, error) {
 	}
 	var e connectors.Entry
 	err := c.do(ctx, op, p, func(s *session) error {
-		if err := c.mkdirAll(s, op, p); err != nil {
+		if err := c.mkdirAll(s, op, p, true); err != nil {
 			return err
 		}
 		var err error
@@ -528,15 +530,20 @@ func (c *Conn) Mkdir(ctx context.Context, p string) (connectors.Entry, error) {
 	return e, err
 }
 
-// mkdirAll creates the folder p and its missing parents. It refuses to go
-// through a symbolic link, which could lead out of the root.
-func (c *Conn) mkdirAll(s *session, op, p string) error {
+// mkdirAll creates the folder p and its missing parents, but not a missing
+// root unless createRoot: a root that vanished (an unmounted volume) gives
+// kind NotFound rather than being recreated empty. It refuses to go
+// through a symbolic link, which could lead out of the root. Folders found
+// or made are remembered (see forgetDirs), so that a Put into a known
+// folder costs no extra round trip.
+func (c *Conn) mkdirAll(s *session, op, p string, createRoot bool) error {
+	if _, ok := c.dirs.Load(p); ok {
+		return nil
+	}
 	if p != "" {
-		if err := c.mkdirAll(s, op, connectors.Parent(p)); err != nil {
+		if err := c.mkdirAll(s, op, connectors.Parent(p), createRoot); err != nil {
 			return err
 		}
-	} else if c.cfg.Path == "" {
-		return nil // the login folder exists
 	}
 	full := c.abs(p)
 	stat := s.sftp.Lstat
@@ -545,26 +552,43 @@ func (c *Conn) mkdirAll(s *session, op, p string) error {
 	}
 	fi, err := stat(full)
 	if errors.Is(err, fs.ErrNotExist) {
-		if p == "" {
-			return c.wrap(s, op, p, s.sftp.MkdirAll(full))
+		switch {
+		case p == "" && !createRoot:
+			return &connectors.Error{Kind: connectors.NotFound, Op: op, Err: fmt.Errorf("the root folder %s is missing", c.root)}
+		case p == "":
+			err = s.sftp.MkdirAll(full)
+		default:
+			err = s.sftp.Mkdir(full)
 		}
-		err = s.sftp.Mkdir(full)
 		if err == nil {
+			c.dirs.Store(p, struct{}{})
 			return nil
 		}
 		// Someone else may have made it meanwhile.
-		fi, err = s.sftp.Lstat(full)
+		fi, err = stat(full)
 	}
 	if err != nil {
 		return c.wrap(s, op, p, err)
 	}
 	switch {
 	case fi.IsDir():
+		c.dirs.Store(p, struct{}{})
 		return nil
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return &connectors.Error{Kind: connectors.Invalid, Op: op, Path: p, Err: errors.New("is a symbolic link, which Dovetail does not follow")}
 	}
 	return &connectors.Error{Kind: connectors.Exists, Op: op, Path: p, Err: errors.New("a file is in the way")}
+}
+
+// forgetDirs drops p and the folders below it from what mkdirAll
+// remembers; "" forgets everything.
+func (c *Conn) forgetDirs(p string) {
+	c.dirs.Range(func(k, _ any) bool {
+		if connectors.Within(k.(string), p) {
+			c.dirs.Delete(k)
+		}
+		return true
+	})
 }
 
 // Delete removes the file or empty folder at p; a file only while its Rev
@@ -583,6 +607,7 @@ func (c *Conn) Delete(ctx context.Context, p string, ifRev string) error {
 			return err
 		}
 		if e.IsDir() {
+			c.forgetDirs(p)
 			err := s.sftp.RemoveDirectory(c.abs(p))
 			if err != nil && !isConnErr(err) {
 				if list, lerr := s.sftp.ReadDir(c.abs(p)); lerr == nil && len(list) > 0 {
@@ -625,9 +650,10 @@ func (c *Conn) Move(ctx context.Context, from, to string) (connectors.Entry, err
 		} else if !connectors.IsNotFound(err) {
 			return err
 		}
-		if err := c.mkdirAll(s, op, connectors.Parent(to)); err != nil {
+		if err := c.mkdirAll(s, op, connectors.Parent(to), false); err != nil {
 			return err
 		}
+		c.forgetDirs(from)
 		if err := s.sftp.Rename(c.abs(from), c.abs(to)); err != nil {
 			if _, _, serr := c.lstat(s, op, to); serr == nil {
 				return &connectors.Error{Kind: connectors.Exists, Op: op, Path: to, Err: err}

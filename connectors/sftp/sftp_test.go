@@ -9,8 +9,8 @@ import (
 	"github.com/dovetail-sync/dovetail/connectors/sftp/sftptest"
 )
 
-// connect opens a connector on srv rooted at sub, closed when t ends.
-func connect(t testing.TB, cfg sftp.Config) *sftp.Conn {
+// open opens a connector, closed when t ends.
+func open(t testing.TB, cfg sftp.Config) *sftp.Conn {
 	t.Helper()
 	c, err := sftp.New(t.Context(), cfg)
 	if err != nil {
@@ -20,14 +20,20 @@ func connect(t testing.TB, cfg sftp.Config) *sftp.Conn {
 	return c
 }
 
+// connect opens a connector and makes its root folder.
+func connect(t testing.TB, cfg sftp.Config) *sftp.Conn {
+	t.Helper()
+	c := open(t, cfg)
+	if _, err := c.Mkdir(t.Context(), ""); err != nil {
+		t.Fatalf("Mkdir(root): %v", err)
+	}
+	return c
+}
+
 // TestConformance runs the connector suite against OpenSSH's sshd.
 func TestConformance(t *testing.T) {
 	srv := sftptest.Start(t)
 	conformance.Run(t, func(t *testing.T) connectors.Connector {
-		c := connect(t, srv.Config(t.Name()))
-		if _, err := c.Mkdir(t.Context(), ""); err != nil {
-			t.Fatalf("Mkdir(root): %v", err)
-		}
-		return c
+		return connect(t, srv.Config(t.Name()))
 	})
 }

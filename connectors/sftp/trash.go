@@ -48,7 +48,7 @@ func (c *Conn) keep(s *session, p string, fi os.FileInfo) error {
 // trash folder under the first free name.
 func (c *Conn) toTrash(s *session, op, p string, move func(from, to string) error) error {
 	dir := connectors.Join(trashDir+"/"+c.stamp, connectors.Parent(p))
-	if err := c.mkdirAll(s, op, dir); err != nil {
+	if err := c.mkdirAll(s, op, dir, false); err != nil {
 		return err
 	}
 	name := connectors.Base(p)
