@@ -9,3 +9,6 @@ func WithoutOpenat2(c *Conn) *Conn {
 
 // UsesOpenat2 reports whether c resolves paths with openat2(2).
 func UsesOpenat2(c *Conn) bool { return !c.noOpenat2 && openat2State.Load() != 2 }
+
+// SyncfsCalls reports how often Sync fell back to syncfs.
+func SyncfsCalls() int64 { return syncfsCalls.Load() }

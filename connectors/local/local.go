@@ -46,6 +46,9 @@ type Conn struct {
 	rootH  atomic.Pointer[dirHandle] // the root's descriptor, nil until opened (see rootDir)
 
 	noOpenat2 bool // test hook: resolve paths without openat2
+
+	durMu sync.Mutex
+	dur   durability // what the next Sync flushes
 }
 
 var (

@@ -1,9 +1,12 @@
 package local_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dovetail-sync/dovetail/connectors"
@@ -82,5 +85,47 @@ func TestResolverInUse(t *testing.T) {
 	}
 	if got == byElements {
 		t.Errorf("UsesOpenat2 = %v with DOVETAIL_TEST_NO_OPENAT2=%q", got, os.Getenv("DOVETAIL_TEST_NO_OPENAT2"))
+	}
+}
+
+// A few writes are flushed file by file; only a big batch (or a trash
+// outside the root) costs a syncfs of the whole file system.
+func TestSyncTargetsSmallBatches(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	c := newConn(t, root, local.Options{TrashDir: filepath.Join(root, ".dovetail", "trash")})
+	put := func(p, data string) {
+		t.Helper()
+		if _, err := c.Put(ctx, p, strings.NewReader(data), connectors.PutOptions{Size: int64(len(data))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := local.SyncfsCalls()
+	put("a.txt", "a")
+	put("d/b.txt", "b")
+	put("a.txt", "a2") // an overwrite: the old content goes to the trash inside the root
+	if _, err := c.Move(ctx, "d/b.txt", "e/b.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := local.SyncfsCalls() - before; n != 0 {
+		t.Errorf("a sync after 4 writes called syncfs %d times, want 0 (fsync of each path)", n)
+	}
+	for i := range 100 {
+		put(fmt.Sprintf("many/%03d", i), "x")
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := local.SyncfsCalls() - before; n != 1 {
+		t.Errorf("a sync after 100 writes called syncfs %d times, want 1", n)
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := local.SyncfsCalls() - before; n != 1 {
+		t.Errorf("a sync with nothing written called syncfs again (%d)", n)
 	}
 }

@@ -63,6 +63,14 @@ func (c *Conn) keep(dirfd int, name, p string, st *unix.Stat_t) error {
 // trash folder under p, falling back to a copy when the trash is on another
 // file system or does not allow links.
 func (c *Conn) toTrash(op string, dirfd int, name, p string, st *unix.Stat_t, move bool) error {
+	if c.trashRel != "" {
+		// The trash is inside the root: flush the folders whose entries
+		// change (the folder p leaves and the trash folders it goes to).
+		run := c.trashRel + "/" + c.stamp
+		c.touched("", connectors.Parent(p), connectors.Join(run, connectors.Parent(p)), run, c.trashRel)
+	} else {
+		c.touchedAll() // the trash folder may be anywhere: flush the file system
+	}
 	dir := filepath.Join(c.trash, c.stamp, filepath.FromSlash(connectors.Parent(p)))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return c.wrap(op, p, err)

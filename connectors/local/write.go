@@ -131,6 +131,7 @@ func (c *Conn) Put(ctx context.Context, p string, src io.Reader, opts connectors
 		return connectors.Entry{}, c.wrap(op, p, err)
 	}
 	done = true
+	c.touched(p, connectors.Parent(p))
 	return entryOf(p, &st), nil
 }
 
@@ -232,6 +233,7 @@ func (c *Conn) Mkdir(ctx context.Context, p string) (connectors.Entry, error) {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
+		c.touched("", p, connectors.Parent(p))
 		return entryOf(p, st), nil
 	case unix.S_IFREG:
 		return connectors.Entry{}, connectors.Errorf(connectors.Exists, op, p, "a file is there")
@@ -271,12 +273,19 @@ func (c *Conn) Delete(ctx context.Context, p string, ifRev string) error {
 		if err == unix.ENOTEMPTY || err == unix.EEXIST {
 			return connectors.Errorf(connectors.Precondition, op, p, "folder is not empty")
 		}
+		if err == nil {
+			c.touched("", connectors.Parent(p))
+		}
 		return c.wrap(op, p, err)
 	case unix.S_IFREG:
 		if ifRev != "" && revOf(st.Size, st.Mtim.Nano(), uint64(st.Ino)) != ifRev {
 			return connectors.Errorf(connectors.Precondition, op, p, "the file changed since it was listed")
 		}
-		return c.wrap(op, p, unix.Unlinkat(dirfd, name, 0))
+		err := unix.Unlinkat(dirfd, name, 0)
+		if err == nil {
+			c.touched("", connectors.Parent(p))
+		}
+		return c.wrap(op, p, err)
 	}
 	perr := notSynced(st.Mode)
 	return &connectors.Error{Kind: problemKind(perr), Op: op, Path: p, Err: perr}
@@ -349,6 +358,7 @@ func (c *Conn) Move(ctx context.Context, from, to string) (connectors.Entry, err
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, from, err)
 	}
+	c.touched("", connectors.Parent(from), connectors.Parent(to))
 	st, err := statAt(tdir, tname)
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, to, err)
@@ -393,8 +403,10 @@ func (c *Conn) Recover(ctx context.Context, p string) error {
 	return nil
 }
 
-// Sync makes every write that has returned durable with one syncfs(2) of
-// the root's file system (and of the trash's, when it is elsewhere).
+// Sync makes every write that has returned durable: a few writes with an
+// fsync of each file and folder they changed, many with one syncfs(2) of
+// the root's file system (and of the trash's, when it is elsewhere). See
+// durable.go.
 func (c *Conn) Sync(ctx context.Context) error {
 	const op = "sync"
 	h, err := c.begin(op, "", false)
@@ -402,6 +414,9 @@ func (c *Conn) Sync(ctx context.Context) error {
 		return err
 	}
 	defer runtime.KeepAlive(h)
+	if d := c.takeDurability(); !d.all {
+		return c.syncTargeted(h, d)
+	}
 	fd, err := ignoringEINTR(func() (int, error) {
 		return unix.Openat(h.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	})
@@ -409,6 +424,7 @@ func (c *Conn) Sync(ctx context.Context) error {
 		return c.wrap(op, "", err)
 	}
 	defer unix.Close(fd)
+	syncfsCalls.Add(1)
 	if err := syncfs(fd); err != nil {
 		return c.wrap(op, "", err)
 	}
