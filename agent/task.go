@@ -54,7 +54,9 @@ type Spec struct {
 	// The task copies it for each run.
 	Pair *engine.Pair
 	// Watch opens the change sources of each side; a nil function (or a
-	// nil Source) means that side is not watched: it is polled instead.
+	// nil Source) means that side is not watched: a remote with a change
+	// feed (connectors.ChangeFeed) is followed through it every Poll, and
+	// any other side is listed in full every Poll.
 	Watch [2]func() (Source, error)
 	// Poll is the period of full runs when a side is not watched
 	// (default 1 minute).
@@ -236,6 +238,11 @@ func (t *Task) Run(ctx context.Context) error {
 	watched := 0
 	if continuous {
 		for s, open := range t.spec.Watch {
+			if feed, ok := t.spec.Pair.Remote.(connectors.ChangeFeed); ok && open == nil && s == int(reconcile.Remote) {
+				// A remote that reports its changes is followed through
+				// its feed rather than listed at every poll.
+				open = func() (Source, error) { return FeedSource(ctx, feed, t.spec.Pair.DB, t.spec.Poll, t.log) }
+			}
 			if open == nil {
 				continue
 			}

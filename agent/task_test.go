@@ -3,8 +3,12 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,4 +279,82 @@ func TestTaskRetriesConnect(t *testing.T) {
 	f.waitFor("the error again", func() bool { return fails == 0 })
 	f.task.RunNow(false)
 	f.waitFor("the sync once connected", has(f.r, "a", "a"))
+}
+
+// feedConn is a remote with a change feed the test drives: note records a
+// change made at the remote, expire forgets every cursor.
+type feedConn struct {
+	*mem.Conn
+	mu      sync.Mutex
+	seq     int
+	log     []string // log[i] changed at sequence i+1
+	expired int      // cursors below this are expired
+	calls   int
+}
+
+func (f *feedConn) note(paths ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range paths {
+		f.seq++
+		f.log = append(f.log, p)
+	}
+}
+
+func (f *feedConn) expire() {
+	f.mu.Lock()
+	f.expired = f.seq + 1
+	f.mu.Unlock()
+}
+
+func (f *feedConn) Cursor(ctx context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strconv.Itoa(f.seq), nil
+}
+
+func (f *feedConn) Changes(ctx context.Context, cursor string) ([]string, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	n, err := strconv.Atoi(cursor)
+	if err != nil || n < f.expired {
+		return nil, "", fmt.Errorf("cursor %q: %w", cursor, connectors.ErrCursorExpired)
+	}
+	return slices.Clone(f.log[n:]), strconv.Itoa(f.seq), nil
+}
+
+func TestTaskFollowsRemoteChangeFeed(t *testing.T) {
+	fc := &feedConn{Conn: mem.New(mem.Options{})}
+	f := newTaskFixture(t, "", func(s *Spec) {
+		s.Pair.Remote = fc
+		s.Watch[1] = nil
+		s.Poll = 20 * time.Millisecond
+		s.Rescan = time.Hour
+	})
+	f.start()
+	f.waitFor("first run", func() bool { return f.task.Status().Runs == 1 })
+
+	fc.WriteFile("from-feed.txt", []byte("f"), time.Now())
+	fc.note("from-feed.txt")
+	f.waitFor("the change reported by the feed", has(f.l, "from-feed.txt", "f"))
+	f.waitFor("idle", func() bool { s := f.task.Status(); return s.Runs == 2 && s.State == StateIdle })
+	if s := f.task.Status(); s.FullRuns != 1 {
+		t.Errorf("FullRuns = %d, want 1: a feed change needs no full listing", s.FullRuns)
+	}
+	if cur, _, _ := f.db.Meta(context.Background(), "remote_cursor"); cur == "" {
+		t.Error("no cursor stored")
+	}
+
+	// The cursor expires: the agent lists everything, so a change the feed
+	// never reported is found too.
+	fc.WriteFile("unreported.txt", []byte("u"), time.Now())
+	fc.expire()
+	f.waitFor("the full listing after the expired cursor", has(f.l, "unreported.txt", "u"))
+	f.waitFor("the full run to end", func() bool { return f.task.Status().FullRuns == 2 })
+
+	// And follows the feed again from the new cursor.
+	fc.WriteFile("after.txt", []byte("a"), time.Now())
+	fc.note("after.txt")
+	f.waitFor("a change after the new cursor", has(f.l, "after.txt", "a"))
 }

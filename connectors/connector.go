@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 )
@@ -208,3 +209,23 @@ func (errSkipDir) Error() string { return "skip this folder" }
 type Syncer interface {
 	Sync(ctx context.Context) error
 }
+
+// ChangeFeed is implemented by connectors whose provider reports what
+// changed since a point in time (Google Drive's changes.list, Dropbox's
+// list_folder/continue, Mega's event stream), so that the agent need not
+// list the whole remote at every poll. Connectors without one (SFTP, S3,
+// WebDAV) are polled by listing.
+type ChangeFeed interface {
+	// Cursor returns a cursor for now: Changes(cursor) later reports every
+	// change made after this call.
+	Cursor(ctx context.Context) (string, error)
+	// Changes returns the paths that may have changed since cursor (a
+	// folder's path means anything below it may have changed) and the
+	// cursor to continue from. A cursor the provider no longer knows gives
+	// an error wrapping ErrCursorExpired: the caller then lists everything.
+	Changes(ctx context.Context, cursor string) (paths []string, next string, err error)
+}
+
+// ErrCursorExpired is wrapped by ChangeFeed.Changes when the cursor is too
+// old or unknown to the provider.
+var ErrCursorExpired = errors.New("change cursor expired")
