@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -65,7 +63,14 @@ const stampLayout = "20060102-150405"
 
 // tmpPrefix starts the name of every temporary file Put writes; Walk never
 // reports such files.
-const tmpPrefix = ".dovetail.tmp."
+const tmpPrefix = connectors.TempPrefix
+
+func tempName(name string) string { return connectors.TempName(name, 0) }
+
+func isTempOf(entry, name string) bool {
+	suffix, ok := connectors.TempOf(entry, name, 0)
+	return ok && suffix == ""
+}
 
 // New returns a connector for the folder root. root need not exist yet:
 // operations on a missing root fail with kind NotFound, which lets the
@@ -376,34 +381,3 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b 
 
 func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
 func putBuf(b *[]byte) { bufPool.Put(b) }
-
-// tempName returns a fresh temporary name for a write to the file name.
-func tempName(name string) string {
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	return tmpPrefix + truncName(name) + "." + hex.EncodeToString(rnd[:])
-}
-
-// isTempOf reports whether entry is a temporary file tempName(name) made.
-func isTempOf(entry, name string) bool {
-	prefix := tmpPrefix + truncName(name) + "."
-	if !strings.HasPrefix(entry, prefix) || len(entry) != len(prefix)+12 {
-		return false
-	}
-	_, err := hex.DecodeString(entry[len(prefix):])
-	return err == nil
-}
-
-// truncName shortens name so that a temporary name stays within the 255
-// bytes a file name may have, cutting at a character boundary.
-func truncName(name string) string {
-	const max = 255 - len(tmpPrefix) - 1 - 12
-	if len(name) <= max {
-		return name
-	}
-	i := max
-	for i > 0 && !utf8.RuneStart(name[i]) {
-		i--
-	}
-	return name[:i]
-}

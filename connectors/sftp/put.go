@@ -2,16 +2,12 @@ package sftp
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pkg/sftp"
 
@@ -263,44 +259,6 @@ func countString(n, announced int64) string {
 	return fmt.Sprint(n)
 }
 
-// tempName returns a fresh temporary name for the file name.
-func tempName(name string) string {
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	return tmpPrefix + truncName(name) + "." + hex.EncodeToString(rnd[:])
-}
-
-// isTempOf reports whether entry is a temporary name tempName(name) made,
-// or the fallback's ".old" name derived from one.
-func isTempOf(entry, name string) (isTemp, isOld bool) {
-	prefix := tmpPrefix + truncName(name) + "."
-	rest, ok := strings.CutPrefix(entry, prefix)
-	if !ok {
-		return false, false
-	}
-	rest, isOld = strings.CutSuffix(rest, oldSuffix)
-	if len(rest) != 12 {
-		return false, false
-	}
-	_, err := hex.DecodeString(rest)
-	return err == nil, isOld && err == nil
-}
-
-// truncName shortens name so that a temporary name (with the fallback's
-// ".old") stays within the 255 bytes a file name may have, cutting at a
-// character boundary.
-func truncName(name string) string {
-	const max = 255 - len(tmpPrefix) - 1 - 12 - len(oldSuffix)
-	if len(name) <= max {
-		return name
-	}
-	i := max
-	for i > 0 && !utf8.RuneStart(name[i]) {
-		i--
-	}
-	return name[:i]
-}
-
 // Recover removes the temporary files an interrupted Put of p left in p's
 // folder. If a Put without posix-rename was cut between moving the old
 // file aside and renaming the new one into place, the old file is put
@@ -344,4 +302,21 @@ func (c *Conn) Recover(ctx context.Context, p string) error {
 		}
 		return nil
 	})
+}
+
+// tempName returns a fresh temporary name for the file name, leaving room
+// for the fallback's ".old" suffix.
+func tempName(name string) string { return connectors.TempName(name, len(oldSuffix)) }
+
+// isTempOf reports whether entry is a temporary name tempName(name) made,
+// or the fallback's ".old" name derived from one.
+func isTempOf(entry, name string) (isTemp, isOld bool) {
+	suffix, ok := connectors.TempOf(entry, name, len(oldSuffix))
+	switch {
+	case ok && suffix == "":
+		return true, false
+	case ok && suffix == oldSuffix:
+		return true, true
+	}
+	return false, false
 }

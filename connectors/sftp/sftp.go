@@ -58,7 +58,7 @@ const (
 	trashDir = stateDir + "/trash"
 	// tmpPrefix starts every temporary name Put writes; Walk never reports
 	// such files.
-	tmpPrefix = ".dovetail.tmp."
+	tmpPrefix = connectors.TempPrefix
 	// stampLayout names one run's folder in the trash.
 	stampLayout = "20060102-150405"
 )

@@ -2,21 +2,25 @@ package webdav
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/dovetail-sync/dovetail/connectors"
 )
 
 // tmpPrefix starts the name of every temporary file Put writes. Walk never
 // reports such names, and Dovetail's default ignore list skips them.
-const tmpPrefix = ".dovetail.tmp."
+const tmpPrefix = connectors.TempPrefix
+
+func tempName(name string) string { return connectors.TempName(name, 0) }
+
+func isTempOf(entry, name string) bool {
+	suffix, ok := connectors.TempOf(entry, name, 0)
+	return ok && suffix == ""
+}
 
 // testHookBeforeCommit, when set by a test, runs just before the request
 // that puts the new content at the real name: the PUT itself, or the MOVE
@@ -277,36 +281,6 @@ func withPath(err error, p string) error {
 		return &cp
 	}
 	return err
-}
-
-// tempName returns a fresh temporary name for a write to the file name,
-// short enough to stay within 255 bytes.
-func tempName(name string) string {
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	return tmpPrefix + truncName(name) + "." + hex.EncodeToString(rnd[:])
-}
-
-// isTempOf reports whether entry is a name tempName(name) made.
-func isTempOf(entry, name string) bool {
-	prefix := tmpPrefix + truncName(name) + "."
-	if !strings.HasPrefix(entry, prefix) || len(entry) != len(prefix)+12 {
-		return false
-	}
-	_, err := hex.DecodeString(entry[len(prefix):])
-	return err == nil
-}
-
-func truncName(name string) string {
-	const max = 255 - len(tmpPrefix) - 1 - 12
-	if len(name) <= max {
-		return name
-	}
-	i := max
-	for i > 0 && !utf8.RuneStart(name[i]) {
-		i--
-	}
-	return name[:i]
 }
 
 // removeDebris deletes a temporary file after a failed write, even when
