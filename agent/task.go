@@ -123,7 +123,8 @@ type Task struct {
 	mu     sync.Mutex
 	st     Status
 	paused bool
-	force  bool
+	force  bool // the next run overrides the safety guards
+	now    bool // the next run starts even outside the sync windows
 
 	sources [2]Source
 }
@@ -175,6 +176,7 @@ func (t *Task) setState(s State, err string) {
 func (t *Task) RunNow(force bool) {
 	t.mu.Lock()
 	t.force = t.force || force
+	t.now = true
 	t.mu.Unlock()
 	t.wantFull()
 }
@@ -415,7 +417,7 @@ func (t *Task) record(ctx context.Context, side reconcile.Side, ch Change) error
 // again when a sync window is closed, and the run's error.
 func (t *Task) cycle(ctx context.Context) (time.Duration, error) {
 	t.mu.Lock()
-	paused, force := t.paused, t.force
+	paused, force, now := t.paused, t.force, t.now
 	t.mu.Unlock()
 	if paused {
 		t.setState(StatePaused, "")
@@ -427,14 +429,13 @@ func (t *Task) cycle(ctx context.Context) (time.Duration, error) {
 		full = true
 	default:
 	}
-	now := time.Now()
-	if t.spec.Allowed != nil && !force && !t.spec.Allowed(now) {
+	if t.spec.Allowed != nil && !now && !t.spec.Allowed(time.Now()) {
 		if full {
 			t.wantFull() // keep the request for when the window opens
 		}
-		next := now.Add(time.Hour)
+		next := time.Now().Add(time.Hour)
 		if t.spec.NextAllowed != nil {
-			next = t.spec.NextAllowed(now)
+			next = t.spec.NextAllowed(time.Now())
 		}
 		t.mu.Lock()
 		t.st.NextRun = next
@@ -475,9 +476,9 @@ func (t *Task) cycle(ctx context.Context) (time.Duration, error) {
 		t.setState(StateError, msg)
 		return 0, err
 	}
-	if force {
+	if force || now {
 		t.mu.Lock()
-		t.force = false
+		t.force, t.now = false, false
 		t.mu.Unlock()
 	}
 	if err := db.Update(ctx, func(tx *statedb.Tx) error { return tx.ClearDirty(dirty) }); err != nil {

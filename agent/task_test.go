@@ -358,3 +358,21 @@ func TestTaskFollowsRemoteChangeFeed(t *testing.T) {
 	fc.note("after.txt")
 	f.waitFor("a change after the new cursor", has(f.l, "after.txt", "a"))
 }
+
+func TestTaskRunNowIgnoresWindow(t *testing.T) {
+	f := newTaskFixture(t, "", func(s *Spec) {
+		s.Allowed = func(time.Time) bool { return false }
+		s.NextAllowed = func(now time.Time) time.Time { return now.Add(time.Hour) }
+	})
+	f.l.WriteFile("n.txt", []byte("n"), time.Now())
+	f.start()
+	f.waitFor("waiting", func() bool { return f.task.Status().State == StateWaiting })
+	f.task.RunNow(false)
+	f.waitFor("the run asked for, outside the window", has(f.r, "n.txt", "n"))
+	f.l.WriteFile("m.txt", []byte("m"), time.Now())
+	f.src[0].ch <- Change{Paths: []string{"m.txt"}}
+	f.waitFor("waiting again", func() bool { return f.task.Status().State == StateWaiting })
+	if has(f.r, "m.txt", "m")() {
+		t.Error("a change was synced outside the window after the run-now")
+	}
+}
