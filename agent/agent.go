@@ -176,6 +176,19 @@ func (a *Agent) RunNow(ctx context.Context, name string) error {
 	return nil
 }
 
+// ForceRun asks the task for a full run that overrides the safety guards.
+func (a *Agent) ForceRun(ctx context.Context, name string) error {
+	t, err := a.Task(name)
+	if err != nil {
+		return err
+	}
+	if t.spec.Disabled {
+		return fmt.Errorf("task %q is disabled in the configuration: set enabled: true and reload", name)
+	}
+	t.RunNow(true)
+	return nil
+}
+
 // Pause stops the task from starting runs until Resume.
 func (a *Agent) Pause(ctx context.Context, name string) error {
 	t, err := a.Task(name)

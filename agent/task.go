@@ -470,7 +470,7 @@ func (t *Task) cycle(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		msg := err.Error()
 		if engine.IsGuard(err) {
-			msg += fmt.Sprintf(" (then: dovetail task run --force %s)", t.spec.Name)
+			msg += fmt.Sprintf(" For the agent: dovetail task run --force %s", t.spec.Name)
 		}
 		t.log.Error("sync failed", "err", err)
 		t.setState(StateError, msg)

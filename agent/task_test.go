@@ -376,3 +376,26 @@ func TestTaskRunNowIgnoresWindow(t *testing.T) {
 		t.Error("a change was synced outside the window after the run-now")
 	}
 }
+
+func TestTaskGuardThenForcedRun(t *testing.T) {
+	f := newTaskFixture(t, "", nil)
+	for _, p := range []string{"a", "b", "c"} {
+		f.l.WriteFile(p, []byte(p), time.Now())
+	}
+	f.start()
+	f.waitFor("first run", func() bool { return f.task.Status().Runs == 1 })
+	for _, p := range []string{"a", "b"} {
+		f.l.Remove(p)
+	}
+	f.src[0].ch <- Change{Paths: []string{"a", "b"}}
+	f.waitFor("the guard's refusal", func() bool {
+		s := f.task.Status()
+		return s.State == StateError && strings.Contains(s.Err, "dovetail task run --force t")
+	})
+	if !has(f.r, "a", "a")() {
+		t.Fatal("the refused run deleted a")
+	}
+	f.task.RunNow(true)
+	f.waitFor("the forced run's deletes", func() bool { _, err := f.r.ReadFile("a"); return err != nil })
+	f.waitFor("idle after the forced run", func() bool { return f.task.Status().State == StateIdle })
+}

@@ -63,6 +63,10 @@ type Controller interface {
 	// interrupted. An unknown task gives an error wrapping ErrUnknownTask
 	// (and so do Pause, Resume, History and Conflicts).
 	RunNow(ctx context.Context, task string) error
+	// ForceRun is RunNow for a run that overrides the safety guards (the
+	// missing or emptied folder, the max-delete share) once: the user's
+	// confirmation that a mass deletion the agent refused is wanted.
+	ForceRun(ctx context.Context, task string) error
 	// Pause stops the task from starting runs until Resume; a run in
 	// progress finishes. Pausing a paused task does nothing.
 	Pause(ctx context.Context, task string) error

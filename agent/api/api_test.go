@@ -85,6 +85,11 @@ func (f *fake) RunNow(ctx context.Context, task string) error {
 	return f.known(task)
 }
 
+func (f *fake) ForceRun(ctx context.Context, task string) error {
+	f.record("force-run " + task)
+	return f.known(task)
+}
+
 func (f *fake) Pause(ctx context.Context, task string) error {
 	f.record("pause " + task)
 	return f.known(task)

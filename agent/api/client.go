@@ -61,6 +61,11 @@ func (c *Client) RunNow(ctx context.Context, task string) error {
 	return c.taskAction(ctx, task, "run")
 }
 
+// ForceRun implements Controller.
+func (c *Client) ForceRun(ctx context.Context, task string) error {
+	return c.taskAction(ctx, task, "force-run")
+}
+
 // Pause implements Controller.
 func (c *Client) Pause(ctx context.Context, task string) error {
 	return c.taskAction(ctx, task, "pause")

@@ -44,6 +44,7 @@ func Handler(c Controller) http.Handler {
 		}
 	}
 	mux.HandleFunc("POST /v1/tasks/{name}/run", action(c.RunNow))
+	mux.HandleFunc("POST /v1/tasks/{name}/force-run", action(c.ForceRun))
 	mux.HandleFunc("POST /v1/tasks/{name}/pause", action(c.Pause))
 	mux.HandleFunc("POST /v1/tasks/{name}/resume", action(c.Resume))
 	mux.HandleFunc("GET /v1/history", func(w http.ResponseWriter, r *http.Request) {

@@ -20,6 +20,7 @@ const controlTimeout = 2 * time.Minute
 
 // controlOpts are the flags of the commands that talk to the agent.
 type controlOpts struct {
+	force  bool
 	socket string
 	json   bool
 	task   string
@@ -34,6 +35,7 @@ type controlCmd struct {
 	json  bool   // has --json
 	task  bool   // has --task
 	limit bool   // has --limit
+	force bool   // has --force
 	do    func(ctx context.Context, c *api.Client, o *controlOpts, name string, w io.Writer) error
 }
 
@@ -61,8 +63,11 @@ Example:
 	"task list": {name: "task list", json: true, do: doTaskList, help: `Lists the tasks of the running agent, one a line: name, state, direction
 and the two folders.
 `},
-	"task run": {name: "task run", args: "NAME", do: doTaskAction("run"), help: `Starts a full run of task NAME now, also outside its schedule or sync
+	"task run": {name: "task run", args: "NAME", force: true, do: doTaskAction("run"), help: `Starts a full run of task NAME now, also outside its schedule or sync
 window. A run in progress is not interrupted. Follow it with "dovetail status".
+With --force the run overrides the safety guards once: use it when the
+agent refused a run that deletes many files (or found a folder missing or
+empty) and the deletion is what you want.
 `},
 	"task pause": {name: "task pause", args: "NAME", do: doTaskAction("pause"), help: `Pauses task NAME: it starts no runs until "dovetail task resume NAME".
 A run in progress finishes. The pause is not saved: a reload or a restart
@@ -132,6 +137,9 @@ func (cmd *controlCmd) flags(stderr io.Writer) (*flag.FlagSet, *controlOpts) {
 	}
 	if cmd.task {
 		fs.StringVar(&o.task, "task", "", "only the task `NAME` (default: all tasks)")
+	}
+	if cmd.force {
+		fs.BoolVar(&o.force, "force", false, "override the safety guards (max-delete, missing or empty folder) for this run")
 	}
 	if cmd.limit {
 		fs.IntVar(&o.limit, "limit", api.DefaultHistoryLimit, fmt.Sprintf("show the newest `N` entries (at most %d)", api.MaxHistoryLimit))
@@ -304,12 +312,16 @@ func doTaskList(ctx context.Context, c *api.Client, o *controlOpts, _ string, w 
 }
 
 func doTaskAction(action string) func(context.Context, *api.Client, *controlOpts, string, io.Writer) error {
-	return func(ctx context.Context, c *api.Client, _ *controlOpts, name string, w io.Writer) error {
+	return func(ctx context.Context, c *api.Client, o *controlOpts, name string, w io.Writer) error {
 		var err error
 		var done string
 		switch action {
 		case "run":
-			err = c.RunNow(ctx, name)
+			if o.force {
+				err = c.ForceRun(ctx, name)
+			} else {
+				err = c.RunNow(ctx, name)
+			}
 			done = fmt.Sprintf("Task %s runs now; follow it with \"dovetail status\".", name)
 		case "pause":
 			err = c.Pause(ctx, name)

@@ -61,6 +61,11 @@ func (f *fakeAgent) RunNow(ctx context.Context, task string) error {
 	return f.known(task)
 }
 
+func (f *fakeAgent) ForceRun(ctx context.Context, task string) error {
+	f.record("force-run %s", task)
+	return f.known(task)
+}
+
 func (f *fakeAgent) Pause(ctx context.Context, task string) error {
 	f.record("pause %s", task)
 	return f.known(task)
@@ -263,6 +268,7 @@ func TestTaskActions(t *testing.T) {
 		call   string // what the agent was asked; "" for nothing
 	}{
 		{[]string{"task", "run", "photos"}, exitOK, "Task photos runs now; follow it with \"dovetail status\".\n", "", "run photos"},
+		{[]string{"task", "run", "--force", "photos"}, exitOK, "Task photos runs now; follow it with \"dovetail status\".\n", "", "force-run photos"},
 		{[]string{"task", "pause", "nightly backup"}, exitOK, "Task nightly backup paused: it starts no runs until \"dovetail task resume 'nightly backup'\".\n", "", "pause nightly backup"},
 		{[]string{"task", "resume", "nightly backup"}, exitOK, "Task nightly backup resumed.\n", "", "resume nightly backup"},
 		{[]string{"reload"}, exitOK, "Configuration reloaded; the tasks restarted.\n", "", "reload"},
