@@ -18,6 +18,7 @@ const (
 	capTrasher
 	capRecoverer
 	capSyncer
+	capChangeFeed
 )
 
 // capsOf returns the optional interfaces c implements.
@@ -37,6 +38,9 @@ func capsOf(c connectors.Connector) caps {
 	}
 	if _, ok := c.(connectors.Syncer); ok {
 		m |= capSyncer
+	}
+	if _, ok := c.(connectors.ChangeFeed); ok {
+		m |= capChangeFeed
 	}
 	return m
 }
@@ -68,3 +72,11 @@ func (r recoverer) Recover(ctx context.Context, path string) error { return r.c.
 type syncer struct{ c *conn }
 
 func (s syncer) Sync(ctx context.Context) error { return s.c.sync(ctx) }
+
+type changefeed struct{ c *conn }
+
+func (f changefeed) Cursor(ctx context.Context) (string, error) { return f.c.cursor(ctx) }
+
+func (f changefeed) Changes(ctx context.Context, cursor string) ([]string, string, error) {
+	return f.c.changes(ctx, cursor)
+}

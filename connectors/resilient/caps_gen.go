@@ -208,6 +208,246 @@ type connMoverHasherTrasherRecovererSyncer struct {
 	syncer
 }
 
+type connChangeFeed struct {
+	*conn
+	changefeed
+}
+
+type connMoverChangeFeed struct {
+	*conn
+	mover
+	changefeed
+}
+
+type connHasherChangeFeed struct {
+	*conn
+	hasher
+	changefeed
+}
+
+type connMoverHasherChangeFeed struct {
+	*conn
+	mover
+	hasher
+	changefeed
+}
+
+type connTrasherChangeFeed struct {
+	*conn
+	trasher
+	changefeed
+}
+
+type connMoverTrasherChangeFeed struct {
+	*conn
+	mover
+	trasher
+	changefeed
+}
+
+type connHasherTrasherChangeFeed struct {
+	*conn
+	hasher
+	trasher
+	changefeed
+}
+
+type connMoverHasherTrasherChangeFeed struct {
+	*conn
+	mover
+	hasher
+	trasher
+	changefeed
+}
+
+type connRecovererChangeFeed struct {
+	*conn
+	recoverer
+	changefeed
+}
+
+type connMoverRecovererChangeFeed struct {
+	*conn
+	mover
+	recoverer
+	changefeed
+}
+
+type connHasherRecovererChangeFeed struct {
+	*conn
+	hasher
+	recoverer
+	changefeed
+}
+
+type connMoverHasherRecovererChangeFeed struct {
+	*conn
+	mover
+	hasher
+	recoverer
+	changefeed
+}
+
+type connTrasherRecovererChangeFeed struct {
+	*conn
+	trasher
+	recoverer
+	changefeed
+}
+
+type connMoverTrasherRecovererChangeFeed struct {
+	*conn
+	mover
+	trasher
+	recoverer
+	changefeed
+}
+
+type connHasherTrasherRecovererChangeFeed struct {
+	*conn
+	hasher
+	trasher
+	recoverer
+	changefeed
+}
+
+type connMoverHasherTrasherRecovererChangeFeed struct {
+	*conn
+	mover
+	hasher
+	trasher
+	recoverer
+	changefeed
+}
+
+type connSyncerChangeFeed struct {
+	*conn
+	syncer
+	changefeed
+}
+
+type connMoverSyncerChangeFeed struct {
+	*conn
+	mover
+	syncer
+	changefeed
+}
+
+type connHasherSyncerChangeFeed struct {
+	*conn
+	hasher
+	syncer
+	changefeed
+}
+
+type connMoverHasherSyncerChangeFeed struct {
+	*conn
+	mover
+	hasher
+	syncer
+	changefeed
+}
+
+type connTrasherSyncerChangeFeed struct {
+	*conn
+	trasher
+	syncer
+	changefeed
+}
+
+type connMoverTrasherSyncerChangeFeed struct {
+	*conn
+	mover
+	trasher
+	syncer
+	changefeed
+}
+
+type connHasherTrasherSyncerChangeFeed struct {
+	*conn
+	hasher
+	trasher
+	syncer
+	changefeed
+}
+
+type connMoverHasherTrasherSyncerChangeFeed struct {
+	*conn
+	mover
+	hasher
+	trasher
+	syncer
+	changefeed
+}
+
+type connRecovererSyncerChangeFeed struct {
+	*conn
+	recoverer
+	syncer
+	changefeed
+}
+
+type connMoverRecovererSyncerChangeFeed struct {
+	*conn
+	mover
+	recoverer
+	syncer
+	changefeed
+}
+
+type connHasherRecovererSyncerChangeFeed struct {
+	*conn
+	hasher
+	recoverer
+	syncer
+	changefeed
+}
+
+type connMoverHasherRecovererSyncerChangeFeed struct {
+	*conn
+	mover
+	hasher
+	recoverer
+	syncer
+	changefeed
+}
+
+type connTrasherRecovererSyncerChangeFeed struct {
+	*conn
+	trasher
+	recoverer
+	syncer
+	changefeed
+}
+
+type connMoverTrasherRecovererSyncerChangeFeed struct {
+	*conn
+	mover
+	trasher
+	recoverer
+	syncer
+	changefeed
+}
+
+type connHasherTrasherRecovererSyncerChangeFeed struct {
+	*conn
+	hasher
+	trasher
+	recoverer
+	syncer
+	changefeed
+}
+
+type connMoverHasherTrasherRecovererSyncerChangeFeed struct {
+	*conn
+	mover
+	hasher
+	trasher
+	recoverer
+	syncer
+	changefeed
+}
+
 // withCaps returns c as a value implementing exactly the optional
 // interfaces in m.
 func withCaps(c *conn, m caps) connectors.Connector {
@@ -274,6 +514,70 @@ func withCaps(c *conn, m caps) connectors.Connector {
 		return connHasherTrasherRecovererSyncer{c, hasher{c}, trasher{c}, recoverer{c}, syncer{c}}
 	case 31:
 		return connMoverHasherTrasherRecovererSyncer{c, mover{c}, hasher{c}, trasher{c}, recoverer{c}, syncer{c}}
+	case 32:
+		return connChangeFeed{c, changefeed{c}}
+	case 33:
+		return connMoverChangeFeed{c, mover{c}, changefeed{c}}
+	case 34:
+		return connHasherChangeFeed{c, hasher{c}, changefeed{c}}
+	case 35:
+		return connMoverHasherChangeFeed{c, mover{c}, hasher{c}, changefeed{c}}
+	case 36:
+		return connTrasherChangeFeed{c, trasher{c}, changefeed{c}}
+	case 37:
+		return connMoverTrasherChangeFeed{c, mover{c}, trasher{c}, changefeed{c}}
+	case 38:
+		return connHasherTrasherChangeFeed{c, hasher{c}, trasher{c}, changefeed{c}}
+	case 39:
+		return connMoverHasherTrasherChangeFeed{c, mover{c}, hasher{c}, trasher{c}, changefeed{c}}
+	case 40:
+		return connRecovererChangeFeed{c, recoverer{c}, changefeed{c}}
+	case 41:
+		return connMoverRecovererChangeFeed{c, mover{c}, recoverer{c}, changefeed{c}}
+	case 42:
+		return connHasherRecovererChangeFeed{c, hasher{c}, recoverer{c}, changefeed{c}}
+	case 43:
+		return connMoverHasherRecovererChangeFeed{c, mover{c}, hasher{c}, recoverer{c}, changefeed{c}}
+	case 44:
+		return connTrasherRecovererChangeFeed{c, trasher{c}, recoverer{c}, changefeed{c}}
+	case 45:
+		return connMoverTrasherRecovererChangeFeed{c, mover{c}, trasher{c}, recoverer{c}, changefeed{c}}
+	case 46:
+		return connHasherTrasherRecovererChangeFeed{c, hasher{c}, trasher{c}, recoverer{c}, changefeed{c}}
+	case 47:
+		return connMoverHasherTrasherRecovererChangeFeed{c, mover{c}, hasher{c}, trasher{c}, recoverer{c}, changefeed{c}}
+	case 48:
+		return connSyncerChangeFeed{c, syncer{c}, changefeed{c}}
+	case 49:
+		return connMoverSyncerChangeFeed{c, mover{c}, syncer{c}, changefeed{c}}
+	case 50:
+		return connHasherSyncerChangeFeed{c, hasher{c}, syncer{c}, changefeed{c}}
+	case 51:
+		return connMoverHasherSyncerChangeFeed{c, mover{c}, hasher{c}, syncer{c}, changefeed{c}}
+	case 52:
+		return connTrasherSyncerChangeFeed{c, trasher{c}, syncer{c}, changefeed{c}}
+	case 53:
+		return connMoverTrasherSyncerChangeFeed{c, mover{c}, trasher{c}, syncer{c}, changefeed{c}}
+	case 54:
+		return connHasherTrasherSyncerChangeFeed{c, hasher{c}, trasher{c}, syncer{c}, changefeed{c}}
+	case 55:
+		return connMoverHasherTrasherSyncerChangeFeed{c, mover{c}, hasher{c}, trasher{c}, syncer{c}, changefeed{c}}
+	case 56:
+		return connRecovererSyncerChangeFeed{c, recoverer{c}, syncer{c}, changefeed{c}}
+	case 57:
+		return connMoverRecovererSyncerChangeFeed{c, mover{c}, recoverer{c}, syncer{c}, changefeed{c}}
+	case 58:
+		return connHasherRecovererSyncerChangeFeed{c, hasher{c}, recoverer{c}, syncer{c}, changefeed{c}}
+	case 59:
+		return connMoverHasherRecovererSyncerChangeFeed{c, mover{c}, hasher{c}, recoverer{c}, syncer{c}, changefeed{c}}
+	case 60:
+		return connTrasherRecovererSyncerChangeFeed{c, trasher{c}, recoverer{c}, syncer{c}, changefeed{c}}
+	case 61:
+		return connMoverTrasherRecovererSyncerChangeFeed{c, mover{c}, trasher{c}, recoverer{c}, syncer{c}, changefeed{c}}
+	case 62:
+		return connHasherTrasherRecovererSyncerChangeFeed{c, hasher{c}, trasher{c}, recoverer{c}, syncer{c}, changefeed{c}}
+	case 63:
+		return connMoverHasherTrasherRecovererSyncerChangeFeed{c, mover{c}, hasher{c}, trasher{c}, recoverer{c}, syncer{c}, changefeed{c}}
 	}
 	return c
 }

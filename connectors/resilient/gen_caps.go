@@ -17,7 +17,7 @@ import (
 
 // names lists the optional interfaces in the order of their bits (see
 // caps.go).
-var names = []string{"Mover", "Hasher", "Trasher", "Recoverer", "Syncer"}
+var names = []string{"Mover", "Hasher", "Trasher", "Recoverer", "Syncer", "ChangeFeed"}
 
 func main() {
 	var b bytes.Buffer

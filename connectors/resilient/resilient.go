@@ -371,6 +371,24 @@ func (c *conn) recover(ctx context.Context, path string) error {
 	})
 }
 
+// cursor and changes are retried like any metadata call; an expired
+// cursor is not retryable and goes straight back to the caller.
+func (c *conn) cursor(ctx context.Context) (cur string, err error) {
+	err = c.do(ctx, "cursor", "", c.opts.OpTimeout, func(ctx context.Context, _ int) error {
+		cur, err = c.inner.(connectors.ChangeFeed).Cursor(ctx)
+		return err
+	})
+	return cur, err
+}
+
+func (c *conn) changes(ctx context.Context, cursor string) (paths []string, next string, err error) {
+	err = c.do(ctx, "changes", "", c.opts.OpTimeout, func(ctx context.Context, _ int) error {
+		paths, next, err = c.inner.(connectors.ChangeFeed).Changes(ctx, cursor)
+		return err
+	})
+	return paths, next, err
+}
+
 // sync is retried without a timeout: flushing a lot of writes takes long.
 func (c *conn) sync(ctx context.Context) error {
 	return c.do(ctx, "sync", "", 0, func(ctx context.Context, _ int) error {
