@@ -88,6 +88,15 @@ type bench struct {
 	rssFloorKiB int64
 	failures    []string
 	versions    map[string]string
+
+	// The network cells (net.go): the main set over SFTP, the memory
+	// cells with memSet's one large file, and the servers started.
+	netSet         *dataset
+	memSet         *dataset
+	mem            []*memRow
+	servers        map[string]*server // nil: could not start (serverStatus says why)
+	serverStatus   map[string][2]string
+	serverVersions []string
 }
 
 func (b *bench) row(ds *dataset, cell cellKind, tool string) *row {
@@ -181,6 +190,10 @@ func (b *bench) run() {
 			}
 		}
 	}
+	if b.main != nil {
+		b.netSet = netSetFrom(b.main)
+	}
+	b.runNet()
 	if b.cfg.agent {
 		b.runAgent()
 	}

@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -36,6 +38,9 @@ type dataset struct {
 	renameCount int
 	bytes       int64
 	folders     int // number of folders below root (filled by ensure)
+	// base is the set whose files these are, when this one only runs them
+	// elsewhere (the SFTP cells): its cp -a is the initial reference.
+	base *dataset
 }
 
 // formatVersion changes whenever the layout or contents of a set change, so
@@ -89,10 +94,14 @@ func smallSet(name string, files, dirs int, seed uint64) dataset {
 }
 
 // largeSet is n files of mib MiB each at the top level.
-func largeSet(n, mib int, seed uint64) dataset {
+func largeSet(name string, n, mib int, seed uint64) dataset {
+	title := fmt.Sprintf("%d files of %s MiB", n, thousands(mib))
+	if n == 1 {
+		title = fmt.Sprintf("1 file of %s MiB", thousands(mib))
+	}
 	return dataset{
-		name:   "large",
-		title:  fmt.Sprintf("%d files of %d MiB", n, mib),
+		name:   name,
+		title:  title,
 		files:  n,
 		seed:   seed,
 		params: fmt.Sprintf("large files=%d mib=%d", n, mib),
@@ -139,10 +148,73 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// content returns the bytes of file i (into buf, which is grown as needed).
-func (d *dataset) content(i int, buf []byte) []byte {
-	r := rand.New(rand.NewPCG(d.seed, uint64(i)))
-	return fill(r, buf, d.size(r, i))
+// chunkSize is the most of a file's contents made or compared at once (a
+// multiple of 8, so that the chunks continue one PRNG stream): a 1 GiB file
+// never sits in the harness's memory, whose peak the children inherit.
+const chunkSize = 1 << 20
+
+// chunks yields the bytes of file i in pieces of at most chunkSize bytes,
+// in one reused buffer.
+func (d *dataset) chunks(i int) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		r := rand.New(rand.NewPCG(d.seed, uint64(i)))
+		var buf []byte
+		for left := d.size(r, i); left > 0; left -= len(buf) {
+			buf = fill(r, buf, min(left, chunkSize))
+			if !yield(buf) {
+				return
+			}
+		}
+	}
+}
+
+// writeFile writes file i at path and returns its size.
+func (d *dataset) writeFile(i int, path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for c := range d.chunks(i) {
+		if _, err := f.Write(c); err != nil {
+			f.Close()
+			return n, err
+		}
+		n += int64(len(c))
+	}
+	return n, f.Close()
+}
+
+// sameContent reports whether the file at path holds exactly the bytes of
+// file i.
+func (d *dataset) sameContent(i int, path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var got []byte
+	for c := range d.chunks(i) {
+		if cap(got) < len(c) {
+			got = make([]byte, len(c))
+		}
+		got = got[:len(c)]
+		if _, err := io.ReadFull(f, got); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return false, nil
+			}
+			return false, err
+		}
+		if !bytes.Equal(got, c) {
+			return false, nil
+		}
+	}
+	var one [1]byte
+	n, err := f.Read(one[:])
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	return n == 0, nil
 }
 
 func fill(r *rand.Rand, buf []byte, n int) []byte {
@@ -224,13 +296,11 @@ func (d *dataset) generate() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
 			var sum int64
 			for i := range next {
-				buf = d.content(i, buf)
-				sum += int64(len(buf))
 				p := filepath.Join(d.root, d.rel(i))
-				err := os.WriteFile(p, buf, 0o644)
+				n, err := d.writeFile(i, p)
+				sum += n
 				if err == nil {
 					mt := baseTime.Add(time.Duration(i) * time.Second)
 					err = os.Chtimes(p, mt, mt)
@@ -308,7 +378,6 @@ func (d *dataset) verify(dst string, rel func(string) string) error {
 	if n != d.files || others != 0 {
 		return fmt.Errorf("%s holds %d regular files and %d other entries; the source holds %d files", dst, n, others, d.files)
 	}
-	var buf []byte
 	missing, wrong := 0, 0
 	var example string
 	for i := 0; i < d.files; i++ {
@@ -329,12 +398,11 @@ func (d *dataset) verify(dst string, rel func(string) string) error {
 		case !st.Mode().IsRegular() || st.Size() != int64(size):
 			wrong++
 		case i%97 == 0 || i == d.files-1:
-			buf = d.content(i, buf)
-			got, err := os.ReadFile(p)
+			same, err := d.sameContent(i, p)
 			if err != nil {
 				return err
 			}
-			if bad = !bytes.Equal(got, buf); bad {
+			if bad = !same; bad {
 				wrong++
 			}
 		default:

@@ -45,6 +45,8 @@ type config struct {
 	seed      uint64
 	keep      bool
 	noPeers   bool
+	noNet     bool
+	netMiB    int
 	rerun     string
 	writeDocs bool
 
@@ -75,6 +77,8 @@ func main() {
 	flag.Uint64Var(&c.seed, "seed", 1, "PRNG seed of the datasets")
 	flag.BoolVar(&c.keep, "keep", false, "keep each tool's copies after its cells (needs several times the datasets on disk)")
 	flag.BoolVar(&c.noPeers, "no-peers", false, "skip rclone and unison")
+	flag.BoolVar(&c.noNet, "no-net", false, "skip the network cells (the small set over SFTP; one large file through sshd, versitygw and Apache)")
+	flag.IntVar(&c.netMiB, "net-mib", 1024, "size of the file of the network memory cells, in MiB")
 	flag.StringVar(&c.rerun, "rerun", "make bench", "command printed in the report as the way to rerun")
 	flag.BoolVar(&c.writeDocs, "write-doc", true, "write the results into -doc")
 	flag.BoolVar(&c.agent, "agent", true, "measure the continuous agent (dovetail sync --watch) on the small set")
@@ -84,8 +88,8 @@ func main() {
 	flag.DurationVar(&c.trialTimeout, "trial-timeout", 30*time.Second, "how long one agent trial may take (counts as failed)")
 	flag.DurationVar(&c.idle, "idle", 60*time.Second, "how long the agent's idle CPU is measured")
 	flag.Parse()
-	if c.files < 1 || c.largeN < 1 || c.largeMiB < 1 || c.hugeFiles < 1 {
-		fatalf("-files, -large-files, -large-mib and -huge-files must be at least 1")
+	if c.files < 1 || c.largeN < 1 || c.largeMiB < 1 || c.hugeFiles < 1 || c.netMiB < 1 {
+		fatalf("-files, -large-files, -large-mib, -huge-files and -net-mib must be at least 1")
 	}
 	if c.dirs <= 0 {
 		c.dirs = max(1, c.files/100)
@@ -120,7 +124,7 @@ func main() {
 		case "small":
 			ds = smallSet("small", c.files, c.dirs, c.seed)
 		case "large":
-			ds = largeSet(c.largeN, c.largeMiB, c.seed)
+			ds = largeSet("large", c.largeN, c.largeMiB, c.seed)
 		case "deep":
 			ds = deepSet(max(1, min(10, c.files/10000)), c.seed)
 		case "huge":
@@ -135,7 +139,13 @@ func main() {
 			b.main = &ds
 		}
 	}
-	for _, ds := range b.sets {
+	mem := largeSet("net-mem", 1, c.netMiB, c.seed)
+	b.memSet = &mem
+	ensure := b.sets
+	if !c.noNet {
+		ensure = append(ensure, b.memSet)
+	}
+	for _, ds := range ensure {
 		logf("dataset %s: %s (seed %d)", ds.name, ds.title, ds.seed)
 		t0 := time.Now()
 		reused, err := ds.ensure(c.work)

@@ -29,13 +29,24 @@ type invocation struct {
 	env  []string
 }
 
+// String is the command line with its environment, secrets left out.
 func (in invocation) String() string {
 	var b strings.Builder
 	for _, e := range in.env {
+		if k, v, _ := strings.Cut(e, "="); v != "" && secretName(k) {
+			e = k + "=…"
+		}
 		b.WriteString(e + " ")
 	}
 	b.WriteString(strings.Join(in.args, " "))
 	return b.String()
+}
+
+// secretName reports whether an environment variable holds a secret
+// (a password, passphrase or secret key), which logs must not show.
+func secretName(k string) bool {
+	k = strings.ToUpper(k)
+	return strings.Contains(k, "PASSWORD") || strings.Contains(k, "SECRET") || strings.Contains(k, "PASSPHRASE") || strings.Contains(k, "TOKEN")
 }
 
 // runResult is what a timed run left behind.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -117,6 +118,9 @@ func (b *bench) med(ds *dataset, cell cellKind, tool string) (measurement, bool)
 func (b *bench) reference(ds *dataset, cell cellKind) (measurement, string, bool) {
 	switch cell {
 	case cellInitial:
+		if ds.base != nil {
+			ds = ds.base
+		}
 		m, ok := b.med(ds, cellInitial, toolCP)
 		return m, toolCP, ok
 	case cellDeleteAll:
@@ -154,22 +158,20 @@ func (b *bench) report() string {
 		}
 	}
 	fmt.Fprintf(&w, "- **Tools:** %s\n", tools)
+	if len(b.serverVersions) > 0 {
+		fmt.Fprintf(&w, "- **Servers** (network cells, on 127.0.0.1, serving the same disk): %s\n", strings.Join(b.serverVersions, "; "))
+	}
 	fmt.Fprintf(&w, "- **Peak RSS** is the child's `ru_maxrss`, which on Linux includes the harness's own resident size at the moment it starts the child: `true` shows %s MiB, the floor of every number below\n", mib(b.rssFloorKiB))
 	fmt.Fprintf(&w, "- **Runs:** initial sync and delete-all once; the other cells %d× each, or fewer once a cell's runs passed %s (n shown; medians reported); each tool on its own `cp -a` copy of each dataset; page cache warm, `sync` before each timed run\n", b.cfg.reps, b.cfg.budget)
 
-	header := []string{"cell", "tool", "wall", "CPU (user+sys)", "peak RSS MiB", "wall ÷ reference", "CPU ÷ reference"}
-	for _, p := range peers {
-		header = append(header, "wall ÷ "+p)
-	}
-	header = append(header, "notes")
 	for _, ds := range b.sets {
-		fmt.Fprintf(&w, "\n#### %s\n\n", ds.title)
-		fmt.Fprintf(&w, "%s files, %s, %s folders, seed %d.\n\n", thousands(ds.files), humanBytes(ds.bytes), thousands(ds.folders), ds.seed)
-		var table [][]string
-		for _, c := range b.cells(ds) {
-			table = append(table, b.cellLines(ds, c)...)
-		}
-		writeTable(&w, header, table)
+		b.setTable(&w, ds)
+	}
+	if b.netSet != nil {
+		b.setTable(&w, b.netSet)
+	}
+	if b.memSet != nil {
+		b.memTable(&w)
 	}
 	if b.agent != nil {
 		fmt.Fprintf(&w, "\n#### Continuous agent (`dovetail sync --watch`), %s files watched\n\n", thousands(b.agent.files))
@@ -189,8 +191,56 @@ func (b *bench) report() string {
 	return strings.TrimRight(w.String(), "\n")
 }
 
-// cellLines renders the rows of one cell of a dataset's table.
-func (b *bench) cellLines(ds *dataset, c cellKind) [][]string {
+// setTable renders the table of one dataset, with a "wall ÷ peer" column
+// for each peer that has rows in it.
+func (b *bench) setTable(w *bytes.Buffer, ds *dataset) {
+	var ps []string
+	for _, p := range peers {
+		if slices.ContainsFunc(b.rows, func(r *row) bool { return r.set == ds && r.tool == p }) {
+			ps = append(ps, p)
+		}
+	}
+	header := []string{"cell", "tool", "wall", "CPU (user+sys)", "peak RSS MiB", "wall ÷ reference", "CPU ÷ reference"}
+	for _, p := range ps {
+		header = append(header, "wall ÷ "+p)
+	}
+	header = append(header, "notes")
+	fmt.Fprintf(w, "\n#### %s\n\n", ds.title)
+	fmt.Fprintf(w, "%s files, %s, %s folders, seed %d.", thousands(ds.files), humanBytes(ds.bytes), thousands(ds.folders), ds.seed)
+	if ds.base != nil {
+		fmt.Fprintf(w, " Each tool into its own empty remote folder; the results are checked in the files sshd wrote. The reference of the initial sync is the local `cp -a` of the same files.")
+	}
+	fmt.Fprintf(w, "\n\n")
+	var table [][]string
+	for _, c := range b.cells(ds) {
+		table = append(table, b.cellLines(ds, c, ps)...)
+	}
+	writeTable(w, header, table)
+}
+
+// memTable renders the memory cells: one large file up and down through
+// each server.
+func (b *bench) memTable(w *bytes.Buffer) {
+	ds := b.memSet
+	fmt.Fprintf(w, "\n#### Memory: %s uploaded into an empty remote folder, then downloaded into an empty local one\n\n", ds.title)
+	fmt.Fprintf(w, "`dovetail sync --json --state S A URL`, then `dovetail sync --json --state S2 B URL` with B empty and a new state file; the file is compared byte for byte where the server stored it and in B.\n\n")
+	var rows [][]string
+	for _, r := range b.mem {
+		line := []string{r.conn, r.direction}
+		if !r.ok() {
+			rows = append(rows, append(line, orDash(r.status), "", "", "", "", firstLine(r.note)))
+			continue
+		}
+		rate := float64(ds.bytes) / (1 << 20) / r.m.wall.Seconds()
+		under := float64(r.m.rssKiB)/1024 < targetRSSMiB
+		rows = append(rows, append(line, fmtDur(r.m.wall), fmt.Sprintf("%.0f MiB/s", rate), fmtDur(r.m.cpu), mib(r.m.rssKiB), verdict(under), firstLine(r.note)))
+	}
+	writeTable(w, []string{"connector", "direction", "wall", "throughput", "CPU (user+sys)", "peak RSS MiB", fmt.Sprintf("< %d MiB", targetRSSMiB), "notes"}, rows)
+}
+
+// cellLines renders the rows of one cell of a dataset's table, with a
+// ratio column for each of peers.
+func (b *bench) cellLines(ds *dataset, c cellKind, peers []string) [][]string {
 	ref, refName, refOK := b.reference(ds, c)
 	var out [][]string
 	for _, r := range b.rows {
@@ -275,7 +325,7 @@ func verdict(ok bool) string {
 func (b *bench) targets() []string {
 	ds := b.main
 	if ds == nil {
-		return append([]string{"small-set targets not judged: the small set was not run"}, b.hugeTarget()...)
+		return append(append([]string{"small-set targets not judged: the small set was not run"}, b.hugeTarget()...), b.netTargets()...)
 	}
 	var out []string
 	scale := ""
@@ -337,6 +387,7 @@ func (b *bench) targets() []string {
 		out = append(out, fmt.Sprintf("%s memory < %d MiB RSS at 100,000 files: peak %s MiB over all dovetail %s%s", verdict(float64(peak)/1024 < targetRSSMiB), targetRSSMiB, mib(peak), what, scale))
 	}
 	out = append(out, b.hugeTarget()...)
+	out = append(out, b.netTargets()...)
 	switch a := b.agent; {
 	case a == nil:
 	case a.status != "":
@@ -346,6 +397,53 @@ func (b *bench) targets() []string {
 		out = append(out, fmt.Sprintf("%s agent: a write propagated within %.0f s at the median: %s (95th percentile %s, n=%d)%s", verdict(med.Seconds() <= targetLatency), targetLatency, fmtDur(med), fmtDur(percentile(a.lat, 95)), len(a.lat), scale))
 		out = append(out, fmt.Sprintf("%s idle agent < %.0f%% of one CPU: %.2f%% over %s", verdict(a.idleShare() < targetIdleCPU), 100*targetIdleCPU, 100*a.idleShare(), fmtDur(a.idleFor)))
 	}
+	return out
+}
+
+// netTargets judges the network cells: memory with one large file through
+// each server, and (no target, a comparison) Dovetail against rclone bisync
+// over SFTP.
+func (b *bench) netTargets() []string {
+	var out []string
+	if ds := b.netSet; ds != nil {
+		var parts []string
+		for _, c := range []cellKind{cellInitial, cellNoChange} {
+			d, ok1 := b.med(ds, c, toolDT)
+			r, ok2 := b.med(ds, c, toolRclone)
+			if ok1 && ok2 {
+				parts = append(parts, fmt.Sprintf("%s %s (%s vs %s)", b.cellName(ds, c), ratio(d.wall, r.wall), fmtDur(d.wall), fmtDur(r.wall)))
+			}
+		}
+		if len(parts) > 0 {
+			out = append(out, fmt.Sprintf("over SFTP (no target), dovetail ÷ rclone bisync at %s files: %s", thousands(ds.files), strings.Join(parts, "; ")))
+		}
+	}
+	if b.memSet == nil {
+		return out
+	}
+	var peak int64
+	var each []string
+	all := true
+	for _, r := range b.mem {
+		if !r.ok() {
+			all = false
+			continue
+		}
+		peak = max(peak, r.m.rssKiB)
+		each = append(each, fmt.Sprintf("%s %s %s", r.conn, r.direction, mib(r.m.rssKiB)))
+	}
+	if len(each) == 0 {
+		return out
+	}
+	scale := ""
+	if b.cfg.netMiB != 1024 {
+		scale = fmt.Sprintf(" (this run: %s, so only indicative)", b.memSet.title)
+	}
+	if !all {
+		scale += "; not every transfer was measured (see the table)"
+	}
+	out = append(out, fmt.Sprintf("%s memory bounded by configuration, not file size: a 1 GiB upload and download each < %d MiB RSS: peak %s MiB (%s)%s",
+		verdict(float64(peak)/1024 < targetRSSMiB), targetRSSMiB, mib(peak), strings.Join(each, ", "), scale))
 	return out
 }
 
