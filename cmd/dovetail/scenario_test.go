@@ -3,11 +3,24 @@ package main
 // End-to-end scenarios for "dovetail sync".
 //
 // Each file testdata/scenarios/NNN-short-name.txt is one scenario. It runs
-// against two fresh, empty folders LOCAL and REMOTE inside a private
-// temporary folder TMP, with the state file STATE = TMP/state.db (always
-// passed as --state, so nothing is written to the real home folder).
+// against two fresh, empty folders LOCAL and REMOTE, with the state file
+// STATE = TMP/state.db in a private temporary folder TMP (always passed as
+// --state, so nothing is written to the real home folder).
 // Files in testdata/scenarios/pending/ are parsed but not run (they expose
 // known bugs); set DOVETAIL_SCENARIOS_PENDING=1 to run them too.
+//
+// Every scenario runs once per kind of remote side (TestScenarios/KIND/NNN):
+// local (REMOTE is TMP/remote, given to the sync as a path), and sftp, s3
+// and webdav, where the sync is given the URL of a real server (OpenSSH
+// sshd, versitygw, Apache mod_dav; one per kind for the whole test) rooted
+// at the scenario's own sub-folder, and REMOTE, in setup commands and
+// checks, is the plain folder behind that URL on this machine. A missing
+// server skips its kind, or fails it under CI=true. On s3, remote files,
+// folders and times are written through the S3 API (the object's mtime
+// metadata, a "dir/" marker), as another S3 client would; a missing
+// REMOTE is an empty one there. Scenarios whose premise a kind lacks say
+// so with "requires"; scenarios that fail on a kind because of a known bug
+// are listed in knownBugs with the pending scenario that shows it.
 //
 // A line is blank, a comment starting with "#" (the first comment is the
 // scenario's description, shown on failure), or a command. Words are
@@ -17,7 +30,18 @@ package main
 //
 // Setting up:
 //
-//	requires non-root            skip the scenario when running as uid 0
+//	requires WHAT                skip the scenario where WHAT does not hold:
+//	                             non-root (not running as uid 0),
+//	                             remote-trash (the remote keeps deleted and
+//	                             replaced files in REMOTE/.dovetail/trash:
+//	                             local, sftp), remote-mtime (the remote
+//	                             stores the times it is given: not webdav),
+//	                             remote-ids (the remote reports file IDs, so
+//	                             a rename made on it is seen as a move: local
+//	                             only), remote-long-names (the remote server
+//	                             can write and replace 255-byte names: not
+//	                             versitygw), remote=KIND (only on that kind:
+//	                             local, sftp, s3, webdav). One per line.
 //	local|remote|both PATH "content"
 //	                             write a file (parents created); "" is empty.
 //	                             Each write gets an mtime later than the
@@ -62,12 +86,18 @@ package main
 //	crash [after=N] sync [FLAGS...]
 //	                             run the real binary (built once) on the pair
 //	                             and SIGKILL it as soon as the Nth distinct
-//	                             temporary file ".dovetail.tmp.*" (default
-//	                             1st) appears under LOCAL or REMOTE: a process
-//	                             killed in the middle of a transfer
+//	                             temporary file of a transfer (default 1st)
+//	                             appears under LOCAL or REMOTE: a process
+//	                             killed in the middle of a transfer. Temporary
+//	                             files are Dovetail's ".dovetail.tmp.*" (not
+//	                             the WebDAV connector's ".dovetail.tmp.probe.*"),
+//	                             Apache's ".davfs.tmp*" of 64 KiB or more, and
+//	                             on s3 the unfinished multipart uploads
 //
 // In sync flags, symlink targets, stdout/stderr texts and json strings, $TMP, $LOCAL,
-// $REMOTE and $STATE are replaced by the scenario's paths.
+// $REMOTE and $STATE are replaced by the scenario's paths; $REMOTE is the
+// REMOTE argument of the sync (a URL on network kinds, as the output names
+// it), except in symlink targets, where it is the folder.
 //
 // Checking (SIDE both means each of local and remote):
 //
@@ -80,6 +110,7 @@ package main
 //	                             contents), ignoring .dovetail at the roots
 //	expect trash local|remote "content"
 //	                             some file under ROOT/.dovetail/trash has it
+//	                             (a remote trash needs requires remote-trash)
 //	expect trash local|remote PATH size=5MiB
 //	                             some trashed file has the seeded content of
 //	                             "PATH size=5MiB" (or PATH "content")
@@ -89,17 +120,20 @@ package main
 //	                             [-N]EXT, stamped with the local time of now),
 //	                             with this content; from= checks the side
 //	                             named in it
-//	expect no-debris             no ".dovetail.tmp.*" anywhere in either tree
+//	expect no-debris             no temporary file (as for crash, probes
+//	                             included) anywhere in either tree
 //	expect count SIDE N          N regular files (outside .dovetail)
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -140,7 +174,7 @@ func (c command) word(i int) string {
 type scenario struct {
 	file     string // path relative to the package
 	desc     string
-	nonRoot  bool
+	requires []string
 	commands []command
 }
 
@@ -221,10 +255,10 @@ func parseScenario(file string) (*scenario, error) {
 			return nil, fmt.Errorf("%s:%d: %s takes %d to %d words, got %d", file, n, name, ar[0], ar[1], k)
 		}
 		if name == "requires" {
-			if c.word(1) != "non-root" {
-				return nil, fmt.Errorf("%s:%d: unknown requirement %q", file, n, c.word(1))
+			if !slices.Contains(knownRequirements, c.word(1)) {
+				return nil, fmt.Errorf("%s:%d: unknown requirement %q (known: %s)", file, n, c.word(1), strings.Join(knownRequirements, ", "))
 			}
-			sc.nonRoot = true
+			sc.requires = append(sc.requires, c.word(1))
 			continue
 		}
 		sc.commands = append(sc.commands, c)
@@ -274,26 +308,58 @@ func TestScenarioFilesParse(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// Every known bug names a scenario that exists and the pending one
+	// that shows the bug.
+	for kind, bugs := range knownBugs {
+		for name, bug := range bugs {
+			for _, f := range []string{name + ".txt", bug} {
+				if _, err := os.Stat(filepath.Join(scenarioDir, f)); err != nil {
+					t.Errorf("knownBugs[%q][%q]: %v", kind, name, err)
+				}
+			}
+		}
+	}
 }
 
+// TestScenarios runs every scenario against each kind of remote side
+// (TestScenarios/KIND/NNN-name): a local folder, and the SFTP, S3 and
+// WebDAV connectors in front of their real servers, one server per kind
+// for the whole test and one sub-folder of it per scenario.
 func TestScenarios(t *testing.T) {
-	files := scenarioFiles(t, os.Getenv("DOVETAIL_SCENARIOS_PENDING") != "")
+	pending := os.Getenv("DOVETAIL_SCENARIOS_PENDING") != ""
+	files := scenarioFiles(t, pending)
+	var scs []*scenario
 	for _, f := range files {
 		sc, err := parseScenario(f)
 		if err != nil {
 			t.Error(err)
 			continue
 		}
-		name := strings.TrimSuffix(filepath.Base(f), ".txt")
-		if filepath.Base(filepath.Dir(f)) == "pending" {
-			name = "pending/" + name
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			if sc.nonRoot && os.Geteuid() == 0 {
-				t.Skip("requires non-root: running as uid 0, where file permissions do not stop reads")
+		scs = append(scs, sc)
+	}
+	for _, rk := range remoteKinds {
+		t.Run(rk.name, func(t *testing.T) {
+			start := time.Now()
+			kind := rk.start(t)
+			t.Cleanup(func() { t.Logf("%s: %d scenarios in %s", rk.name, len(scs), time.Since(start).Round(time.Second)) })
+			for _, sc := range scs {
+				name := strings.TrimSuffix(filepath.Base(sc.file), ".txt")
+				if filepath.Base(filepath.Dir(sc.file)) == "pending" {
+					name = "pending/" + name
+				}
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					for _, req := range sc.requires {
+						if !kind.has(req) {
+							t.Skipf("requires %s: %s", req, kind.whyNot(req))
+						}
+					}
+					if bug, ok := knownBugs[rk.name][name]; ok && !pending {
+						t.Skipf("known bug on %s, shown by %s (DOVETAIL_SCENARIOS_PENDING=1 runs it)", rk.name, bug)
+					}
+					runScenario(t, sc, kind, strings.ReplaceAll(name, "/", "-"))
+				})
 			}
-			runScenario(t, sc)
 		})
 	}
 }
@@ -302,8 +368,9 @@ func TestScenarios(t *testing.T) {
 type senv struct {
 	t                         *testing.T
 	sc                        *scenario
+	rs                        *remoteSide
 	cur                       command
-	tmp, local, remote, state string
+	tmp, local, remote, state string // remote: the folder on disk (rs.dir)
 	lastArgs                  []string
 	lastStdout, lastStderr    string
 	lastCode                  int
@@ -311,26 +378,31 @@ type senv struct {
 	ran                       bool
 }
 
-func runScenario(t *testing.T, sc *scenario) {
+// runScenario runs sc with a remote side of the given kind, rooted at the
+// sub-folder name of the kind's server.
+func runScenario(t *testing.T, sc *scenario, kind *remoteKind, name string) {
 	tmp := t.TempDir()
-	e := &senv{t: t, sc: sc, tmp: tmp,
-		local: filepath.Join(tmp, "local"), remote: filepath.Join(tmp, "remote"), state: filepath.Join(tmp, "state.db")}
+	rs := kind.side(tmp, name)
+	e := &senv{t: t, sc: sc, tmp: tmp, rs: rs,
+		local: filepath.Join(tmp, "local"), remote: rs.dir, state: filepath.Join(tmp, "state.db")}
 	for _, d := range []string{e.local, e.remote} {
-		if err := os.Mkdir(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Make everything removable again (chmod 000 folders) before TempDir's
 	// own cleanup, which was registered earlier and so runs later.
 	t.Cleanup(func() {
-		filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
-			if d != nil && d.IsDir() {
-				os.Chmod(p, 0o755)
-			} else if err != nil {
-				os.Chmod(p, 0o755)
-			}
-			return nil
-		})
+		for _, root := range []string{tmp, e.remote} {
+			filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+				if d != nil && d.IsDir() {
+					os.Chmod(p, 0o755)
+				} else if err != nil {
+					os.Chmod(p, 0o755)
+				}
+				return nil
+			})
+		}
 	})
 	for _, c := range sc.commands {
 		e.cur = c
@@ -350,7 +422,16 @@ func (e *senv) fail(format string, args ...any) {
 	e.t.Fatal(b.String())
 }
 
+// expand replaces the scenario's variables in sync flags, output texts and
+// json strings: $REMOTE is what the sync was given as REMOTE (the URL of a
+// network remote), which is how its output names the remote.
 func (e *senv) expand(s string) string {
+	return strings.NewReplacer("$TMP", e.tmp, "$LOCAL", e.local, "$REMOTE", e.rs.arg, "$STATE", e.state).Replace(s)
+}
+
+// expandPath is expand for a path on this machine (a symlink target):
+// $REMOTE is the remote folder on disk.
+func (e *senv) expandPath(s string) string {
 	return strings.NewReplacer("$TMP", e.tmp, "$LOCAL", e.local, "$REMOTE", e.remote, "$STATE", e.state).Replace(s)
 }
 
@@ -444,6 +525,10 @@ func (e *senv) content(p string, tok token) (io.Reader, int64) {
 func (e *senv) writeFile(root, p string, tok token) {
 	e.t.Helper()
 	full := at(root, p)
+	if root == e.remote && e.rs.kind.objects != nil {
+		e.putObject(full, p, tok)
+		return
+	}
 	e.check(os.MkdirAll(filepath.Dir(full), 0o755))
 	var old time.Time
 	if st, err := os.Lstat(full); err == nil {
@@ -455,24 +540,68 @@ func (e *senv) writeFile(root, p string, tok token) {
 	_, err = io.Copy(f, r)
 	e.check(err)
 	e.check(f.Close())
-	// Give every write its own mtime, later than the file's previous one and
-	// than every earlier write of the scenario: the kernel's clock ticks
-	// coarsely, and two edits made "at the same time" on both sides would
-	// otherwise get equal times by accident. (Scenarios that want equal
-	// times say so with mtime.)
 	st, err := os.Lstat(full)
 	e.check(err)
-	want := st.ModTime()
-	if !old.IsZero() && !want.After(old.Add(time.Millisecond)) {
-		want = old.Add(10 * time.Millisecond)
-	}
-	if !want.After(e.lastStamp) {
-		want = e.lastStamp.Add(time.Millisecond)
-	}
+	want := e.stamp(old, st.ModTime())
 	if !want.Equal(st.ModTime()) {
 		e.check(os.Chtimes(full, want, want))
 	}
+}
+
+// stamp gives a write its own mtime, later than the file's previous one
+// (old, zero for a new file) and than every earlier write of the scenario:
+// the kernel's clock ticks coarsely, and two edits made "at the same time"
+// on both sides would otherwise get equal times by accident. (Scenarios
+// that want equal times say so with mtime.) Later means later by the
+// remote's time precision at least (SFTP and WebDAV show whole seconds), so
+// that the remote can tell the writes apart as it would real edits, made
+// seconds apart.
+func (e *senv) stamp(old, now time.Time) time.Time {
+	step := e.rs.kind.mtimeStep()
+	want := now
+	if !old.IsZero() && !want.After(old.Add(step)) {
+		want = old.Add(max(step, 10*time.Millisecond))
+	}
+	if !want.After(e.lastStamp) {
+		want = e.lastStamp.Add(step)
+	}
+	if step > time.Millisecond && want.Truncate(step).Equal(e.lastStamp.Truncate(step)) {
+		want = e.lastStamp.Add(step)
+	}
 	e.lastStamp = want
+	return want
+}
+
+// putObject writes the remote file full through the S3 API, stamped with
+// its mtime in the object's metadata.
+func (e *senv) putObject(full, p string, tok token) {
+	e.t.Helper()
+	o := e.rs.kind.objects
+	old, _, err := o.mtime(full)
+	e.check(err)
+	r, n := e.content(p, tok)
+	e.check(o.put(full, r, n, e.stamp(old, time.Now())))
+}
+
+// setMtime sets the mtime of the file p at root (the object's metadata on
+// S3), after the function of its current mtime that change gives.
+func (e *senv) setMtime(root, p string, change func(time.Time) time.Time) {
+	e.t.Helper()
+	full := at(root, p)
+	if root == e.remote && e.rs.kind.objects != nil {
+		o := e.rs.kind.objects
+		cur, ok, err := o.mtime(full)
+		e.check(err)
+		if !ok {
+			e.fail("remote %s: no such object", p)
+		}
+		e.check(o.setMtime(full, change(cur)))
+		return
+	}
+	st, err := os.Lstat(full)
+	e.check(err)
+	t := change(st.ModTime())
+	e.check(os.Chtimes(full, t, t))
 }
 
 func (e *senv) exec(c command) {
@@ -487,6 +616,10 @@ func (e *senv) exec(c command) {
 		e.writeFile(e.tmp, w(1), c.args[2])
 	case "mkdir":
 		for _, r := range e.roots(w(1), true, false) {
+			if r == e.remote && e.rs.kind.objects != nil {
+				e.check(e.rs.kind.objects.mkdir(at(r, w(2))))
+				continue
+			}
 			e.check(os.MkdirAll(at(r, w(2)), 0o755))
 		}
 	case "rm":
@@ -507,16 +640,13 @@ func (e *senv) exec(c command) {
 			e.check(err)
 		}
 		for _, r := range e.roots(w(1), true, false) {
-			st, err := os.Lstat(at(r, w(2)))
-			e.check(err)
-			t := st.ModTime().Add(d)
-			e.check(os.Chtimes(at(r, w(2)), t, t))
+			e.setMtime(r, w(2), func(t time.Time) time.Time { return t.Add(d) })
 		}
 	case "mtime":
 		t, err := time.Parse(time.RFC3339Nano, w(3))
 		e.check(err)
 		for _, r := range e.roots(w(1), true, false) {
-			e.check(os.Chtimes(at(r, w(2)), t, t))
+			e.setMtime(r, w(2), func(time.Time) time.Time { return t })
 		}
 	case "chmod":
 		r := e.roots(w(1), false, false)[0]
@@ -534,7 +664,7 @@ func (e *senv) exec(c command) {
 	case "symlink":
 		r := e.roots(w(1), false, false)[0]
 		e.check(os.MkdirAll(filepath.Dir(at(r, w(2))), 0o755))
-		e.check(os.Symlink(e.expand(w(3)), at(r, w(2))))
+		e.check(os.Symlink(e.expandPath(w(3)), at(r, w(2))))
 	case "rmroot":
 		e.check(os.RemoveAll(e.roots(w(1), false, false)[0]))
 	case "corrupt-state":
@@ -595,7 +725,7 @@ func (e *senv) sync(c command) {
 	for _, a := range c.args[1:] {
 		args = append(args, e.expand(a.s))
 	}
-	args = append(args, e.local, e.remote)
+	args = append(args, e.local, e.rs.arg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -731,9 +861,13 @@ func (e *senv) crash(c command) {
 	for _, a := range rest[1:] {
 		args = append(args, e.expand(a.s))
 	}
-	args = append(args, e.local, e.remote)
+	args = append(args, e.local, e.rs.arg)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+e.tmp, "XDG_STATE_HOME="+filepath.Join(e.tmp, "xdg-state"),
+	var creds []string
+	if e.rs.kind.srv != nil {
+		creds = e.rs.kind.srv.Env()
+	}
+	cmd.Env = append(append(os.Environ(), creds...), "HOME="+e.tmp, "XDG_STATE_HOME="+filepath.Join(e.tmp, "xdg-state"),
 		"XDG_DATA_HOME="+filepath.Join(e.tmp, "xdg-data"), "XDG_CONFIG_HOME="+filepath.Join(e.tmp, "xdg-config"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -759,8 +893,10 @@ func (e *senv) crash(c command) {
 			record(-1)
 			e.fail("no %d. temporary file appeared within 20s (saw %d)", after, len(seen))
 		case <-tick.C:
-			for _, p := range tempFiles(e.local, e.remote) {
-				seen[p] = true
+			for _, p := range e.debris() {
+				if inTransfer(p) {
+					seen[p] = true
+				}
 			}
 			if len(seen) < after {
 				continue
@@ -768,6 +904,7 @@ func (e *senv) crash(c command) {
 			e.check(cmd.Process.Signal(syscall.SIGKILL))
 			<-done
 			record(-1)
+			e.t.Logf("%s:%d: killed the sync after seeing %q", e.sc.file, c.line, slices.Sorted(maps.Keys(seen)))
 			return
 		}
 	}
@@ -782,7 +919,7 @@ func (e *senv) expect(c command) {
 	case "same":
 		e.expectSame()
 	case "no-debris":
-		if tf := tempFiles(e.local, e.remote); len(tf) > 0 {
+		if tf := e.debris(); len(tf) > 0 {
 			e.fail("temporary files left behind: %q", tf)
 		}
 	case "missing":
@@ -993,6 +1130,11 @@ type node struct {
 func (e *senv) tree(root string) map[string]node {
 	e.t.Helper()
 	out := map[string]node{}
+	if _, err := os.Stat(root); root == e.remote && e.rs.kind.objects != nil && errors.Is(err, fs.ErrNotExist) {
+		// An S3 prefix without objects is an empty folder, and versitygw
+		// removes the folder on disk when its last object goes.
+		return out
+	}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
