@@ -83,7 +83,7 @@ package main
 //	                             null; $LOCAL etc. expanded in strings). A path element "#" is the length of
 //	                             an array or object; VALUE "present" only
 //	                             checks that PATH exists
-//	crash [after=N] sync [FLAGS...]
+//	crash [after=N] [at=PREFIX] sync [FLAGS...]
 //	                             run the real binary (built once) on the pair
 //	                             and SIGKILL it as soon as the Nth distinct
 //	                             temporary file of a transfer (default 1st)
@@ -92,7 +92,9 @@ package main
 //	                             files are Dovetail's ".dovetail.tmp.*" (not
 //	                             the WebDAV connector's ".dovetail.tmp.probe.*"),
 //	                             Apache's ".davfs.tmp*" of 64 KiB or more, and
-//	                             on s3 the unfinished multipart uploads
+//	                             on s3 the unfinished multipart uploads; with
+//	                             at=, only temporary files whose name starts
+//	                             with PREFIX count, probes included
 //
 // In sync flags, symlink targets, stdout/stderr texts and json strings, $TMP, $LOCAL,
 // $REMOTE and $STATE are replaced by the scenario's paths; $REMOTE is the
@@ -852,8 +854,13 @@ func (e *senv) crash(c command) {
 		}
 		after, rest = n, rest[1:]
 	}
+	counts := inTransfer
+	if v, ok := strings.CutPrefix(rest[0].s, "at="); ok && len(rest) > 1 {
+		counts = func(p string) bool { return strings.HasPrefix(filepath.Base(p), v) }
+		rest = rest[1:]
+	}
 	if len(rest) == 0 || rest[0].s != "sync" {
-		e.fail("want crash [after=N] sync [FLAGS...]")
+		e.fail("want crash [after=N] [at=PREFIX] sync [FLAGS...]")
 	}
 	bin, err := dovetailBinary()
 	e.check(err)
@@ -894,7 +901,7 @@ func (e *senv) crash(c command) {
 			e.fail("no %d. temporary file appeared within 20s (saw %d)", after, len(seen))
 		case <-tick.C:
 			for _, p := range e.debris() {
-				if inTransfer(p) {
+				if counts(p) {
 					seen[p] = true
 				}
 			}
