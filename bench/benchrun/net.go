@@ -120,6 +120,9 @@ func (b *bench) runNet() {
 			case !installed(rc):
 				b.markAll(ds, toolRclone, statusNA, "not installed")
 			default:
+				for _, c := range b.cells(ds) {
+					b.row(ds, c, toolRclone).note = rcloneNote
+				}
 				b.runTool(ds, rc)
 			}
 		}
