@@ -419,7 +419,7 @@ func TestModTimeNanoseconds(t *testing.T) {
 }
 
 func filepathID(st *syscall.Stat_t) string {
-	return strings.Join([]string{uitoa(st.Dev), uitoa(st.Ino)}, ":")
+	return strings.Join([]string{uitoa(uint64(st.Dev)), uitoa(st.Ino)}, ":")
 }
 
 func uitoa(v uint64) string { return strconv.FormatUint(v, 10) }

@@ -68,7 +68,7 @@ func (c *Conn) rootDir(revalidate bool) (*dirHandle, error) {
 		c.rootH.Store(nil)
 	}
 	fd, err := ignoringEINTR(func() (int, error) {
-		return unix.Open(c.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		return unix.Open(c.root, oPath|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	})
 	if err != nil {
 		return nil, err
@@ -101,8 +101,6 @@ func (c *Conn) begin(op, p string, revalidate bool) (*dirHandle, error) {
 	return h, nil
 }
 
-const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
-
 // openat2 support: 0 not known yet, 1 usable, 2 missing (old kernel, or
 // blocked by a seccomp filter).
 var openat2State atomic.Int32
@@ -112,7 +110,7 @@ func probeOpenat2(dirfd int) {
 	if openat2State.Load() != 0 {
 		return
 	}
-	fd, err := openat2(dirfd, ".", &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags})
+	fd, err := openat2(dirfd, ".", oPath|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	switch err {
 	case nil:
 		unix.Close(fd)
@@ -135,9 +133,8 @@ func (c *Conn) openBeneath(dirfd int, rel string, flags int) (int, error) {
 		rel = "."
 	}
 	if !c.noOpenat2 && openat2State.Load() != 2 {
-		how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolveFlags}
 		for tries := 0; ; tries++ {
-			fd, err := openat2(dirfd, rel, &how)
+			fd, err := openat2(dirfd, rel, flags|unix.O_CLOEXEC)
 			// EAGAIN: a rename raced with the lookup; try again.
 			if (err == unix.EINTR || err == unix.EAGAIN) && tries < 64 {
 				continue
@@ -172,7 +169,7 @@ func openByElements(dirfd int, rel string, flags int) (int, error) {
 			}
 			return -1, errEscapes
 		}
-		fl := unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		fl := oPath | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 		if !found {
 			fl = flags | unix.O_NOFOLLOW | unix.O_CLOEXEC
 		}
@@ -203,7 +200,7 @@ func (c *Conn) openDir(h *dirHandle, rel string) (int, error) {
 	if rel == "" {
 		return h.fd, nil
 	}
-	return c.openBeneath(h.fd, rel, unix.O_PATH|unix.O_DIRECTORY)
+	return c.openBeneath(h.fd, rel, oPath|unix.O_DIRECTORY)
 }
 
 // closeDir closes a descriptor from openDir or createDirs.
@@ -233,7 +230,7 @@ func (c *Conn) createDirs(h *dirHandle, rel string) (int, error) {
 	if err := unix.Mkdirat(pfd, name, 0o777); err != nil && err != unix.EEXIST {
 		return -1, err
 	}
-	return c.openBeneath(pfd, name, unix.O_PATH|unix.O_DIRECTORY)
+	return c.openBeneath(pfd, name, oPath|unix.O_DIRECTORY)
 }
 
 // ignoringEINTR calls f until it does not fail with EINTR.

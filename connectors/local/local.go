@@ -234,7 +234,7 @@ func problemKind(err error) connectors.ErrorKind {
 func entryOf(p string, st *unix.Stat_t) connectors.Entry {
 	e := connectors.Entry{
 		Path:    p,
-		ModTime: time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
+		ModTime: time.Unix(0, mtimeNs(st)),
 		ID:      idOf(uint64(st.Dev), uint64(st.Ino)),
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
@@ -293,7 +293,7 @@ func (c *Conn) Stat(ctx context.Context, p string) (connectors.Entry, error) {
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, p, err)
 	}
-	if err := notSynced(st.Mode); err != nil {
+	if err := notSynced(uint32(st.Mode)); err != nil {
 		return connectors.Entry{}, &connectors.Error{Kind: problemKind(err), Op: op, Path: p, Err: err}
 	}
 	return entryOf(p, st), nil
@@ -341,7 +341,7 @@ func (c *Conn) openFile(h *dirHandle, p string) (int, error) {
 		unix.Close(fd)
 		return -1, &connectors.Error{Kind: connectors.Exists, Err: errors.New("is a folder")}
 	}
-	if err := notSynced(st.Mode); err != nil {
+	if err := notSynced(uint32(st.Mode)); err != nil {
 		unix.Close(fd)
 		return -1, &connectors.Error{Kind: problemKind(err), Err: err}
 	}

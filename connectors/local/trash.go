@@ -47,7 +47,7 @@ func (c *Conn) Trash(ctx context.Context, p string) error {
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return connectors.Errorf(connectors.Invalid, op, p, "is a folder; delete it once empty")
 	}
-	if perr := notSynced(st.Mode); perr != nil {
+	if perr := notSynced(uint32(st.Mode)); perr != nil {
 		return &connectors.Error{Kind: problemKind(perr), Op: op, Path: p, Err: perr}
 	}
 	return c.toTrash(op, dirfd, name, p, st, true)
@@ -132,7 +132,7 @@ func copyFile(srcfd int, name string, dstfd int, dst string, st *unix.Stat_t) (e
 	}
 	src := os.NewFile(uintptr(in), name)
 	defer src.Close()
-	out, err := unix.Openat(dstfd, dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, st.Mode&0o777)
+	out, err := unix.Openat(dstfd, dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(st.Mode)&0o777)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func copyFile(srcfd int, name string, dstfd int, dst string, st *unix.Stat_t) (e
 	if _, err := io.CopyBuffer(f, src, *buf); err != nil {
 		return err
 	}
-	return unix.UtimesNanoAt(dstfd, dst, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+	return unix.UtimesNanoAt(dstfd, dst, statTimes(st), unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // PurgeTrash removes the run folders of the trash whose stamp is older than

@@ -1,9 +1,7 @@
 package local
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"runtime"
@@ -39,7 +37,7 @@ func (c *Conn) Walk(ctx context.Context, dir string, fn func(connectors.Entry) e
 			st, serr := statAt(pfd, connectors.Base(dir))
 			closeDir(h, pfd)
 			if serr == nil {
-				if perr := notSynced(st.Mode); perr != nil {
+				if perr := notSynced(uint32(st.Mode)); perr != nil {
 					return &connectors.Error{Kind: problemKind(perr), Op: op, Path: dir, Err: perr}
 				}
 				return connectors.Errorf(connectors.Exists, op, dir, "not a folder")
@@ -71,47 +69,6 @@ type dirent struct {
 	typ  uint8
 }
 
-// readDir reads the next batch of entries of the folder fd, without "."
-// and "..". It returns io.EOF at the end.
-func (w *walker) readDir(fd int, ents []dirent) ([]dirent, error) {
-	for {
-		n, err := unix.Getdents(fd, w.buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return ents, err
-		}
-		if n <= 0 {
-			return ents, io.EOF
-		}
-		b := w.buf[:n]
-		for len(b) >= direntNameOff {
-			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
-			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
-			if reclen < direntNameOff || reclen > len(b) {
-				return ents, errors.New("malformed directory entry")
-			}
-			ino := binary.NativeEndian.Uint64(b[0:8])
-			typ := b[18]
-			name := b[direntNameOff:reclen]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			b = b[reclen:]
-			if ino == 0 || string(name) == "." || string(name) == ".." {
-				continue
-			}
-			ents = append(ents, dirent{name: string(name), typ: typ})
-		}
-		if len(ents) > 0 {
-			return ents, nil
-		}
-	}
-}
-
-const direntNameOff = 19
-
 // walk reports the contents of the open folder fd at dir and closes fd.
 func (w *walker) walk(fd int, dir string) error {
 	defer unix.Close(fd)
@@ -141,7 +98,7 @@ func (w *walker) walk(fd int, dir string) error {
 				}
 				continue
 			}
-			if perr := notSynced(w.st.Mode); perr != nil { // replaced since the listing
+			if perr := notSynced(uint32(w.st.Mode)); perr != nil { // replaced since the listing
 				w.problem(p, &connectors.Error{Kind: problemKind(perr), Op: "walk", Path: p, Err: perr})
 				continue
 			}

@@ -48,11 +48,11 @@ func (c *Conn) Put(ctx context.Context, p string, src io.Reader, opts connectors
 	perm := uint32(0) // permissions to keep, of the file being replaced
 	if old, err := statAt(dirfd, name); err == nil {
 		isDir := old.Mode&unix.S_IFMT == unix.S_IFDIR
-		if err := checkDest(op, p, isDir, true, revOf(old.Size, old.Mtim.Nano(), uint64(old.Ino)), opts); err != nil {
+		if err := checkDest(op, p, isDir, true, revOf(old.Size, mtimeNs(old), uint64(old.Ino)), opts); err != nil {
 			return connectors.Entry{}, err
 		}
 		if old.Mode&unix.S_IFMT == unix.S_IFREG {
-			perm = old.Mode&0o777 | 1<<31
+			perm = uint32(old.Mode)&0o777 | 1<<31
 		}
 	} else if opts.IfRev != "" && err == unix.ENOENT {
 		return connectors.Entry{}, connectors.Errorf(connectors.Precondition, op, p, "the file is gone")
@@ -76,8 +76,7 @@ func (c *Conn) Put(ctx context.Context, p string, src io.Reader, opts connectors
 		err = unix.Fchmod(fd, perm&0o777)
 	}
 	if err == nil && !opts.ModTime.IsZero() {
-		ts := [2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(opts.ModTime.UnixNano())}
-		err = futimens(fd, &ts)
+		err = setMtime(fd, opts.ModTime)
 	}
 	var st unix.Stat_t
 	if err == nil {
@@ -114,7 +113,7 @@ func (c *Conn) Put(ctx context.Context, p string, src io.Reader, opts connectors
 		}
 		if exists {
 			isDir := old.Mode&unix.S_IFMT == unix.S_IFDIR
-			if err := checkDest(op, p, isDir, true, revOf(old.Size, old.Mtim.Nano(), uint64(old.Ino)), opts); err != nil {
+			if err := checkDest(op, p, isDir, true, revOf(old.Size, mtimeNs(old), uint64(old.Ino)), opts); err != nil {
 				return connectors.Entry{}, err
 			}
 			if c.trash != "" && old.Mode&unix.S_IFMT == unix.S_IFREG {
@@ -238,7 +237,7 @@ func (c *Conn) Mkdir(ctx context.Context, p string) (connectors.Entry, error) {
 	case unix.S_IFREG:
 		return connectors.Entry{}, connectors.Errorf(connectors.Exists, op, p, "a file is there")
 	}
-	perr := notSynced(st.Mode)
+	perr := notSynced(uint32(st.Mode))
 	return connectors.Entry{}, &connectors.Error{Kind: problemKind(perr), Op: op, Path: p, Err: perr}
 }
 
@@ -278,7 +277,7 @@ func (c *Conn) Delete(ctx context.Context, p string, ifRev string) error {
 		}
 		return c.wrap(op, p, err)
 	case unix.S_IFREG:
-		if ifRev != "" && revOf(st.Size, st.Mtim.Nano(), uint64(st.Ino)) != ifRev {
+		if ifRev != "" && revOf(st.Size, mtimeNs(st), uint64(st.Ino)) != ifRev {
 			return connectors.Errorf(connectors.Precondition, op, p, "the file changed since it was listed")
 		}
 		err := unix.Unlinkat(dirfd, name, 0)
@@ -287,7 +286,7 @@ func (c *Conn) Delete(ctx context.Context, p string, ifRev string) error {
 		}
 		return c.wrap(op, p, err)
 	}
-	perr := notSynced(st.Mode)
+	perr := notSynced(uint32(st.Mode))
 	return &connectors.Error{Kind: problemKind(perr), Op: op, Path: p, Err: perr}
 }
 
@@ -324,7 +323,7 @@ func (c *Conn) Move(ctx context.Context, from, to string) (connectors.Entry, err
 	if err != nil {
 		return connectors.Entry{}, c.wrap(op, from, err)
 	}
-	if perr := notSynced(src.Mode); perr != nil {
+	if perr := notSynced(uint32(src.Mode)); perr != nil {
 		return connectors.Entry{}, &connectors.Error{Kind: problemKind(perr), Op: op, Path: from, Err: perr}
 	}
 	tparent := connectors.Parent(to)

@@ -131,7 +131,7 @@ func Start(t testing.TB) *Server {
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
 	if os.Geteuid() == 0 {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
+		cmd.SysProcAttr = newUserNamespace()
 	}
 	if err := cmd.Start(); err != nil {
 		if cmd.SysProcAttr != nil {
