@@ -83,14 +83,20 @@ func (b *bench) addNetRows() {
 	}
 }
 
-// markNet marks every network cell not yet measured.
+// markNet marks every network cell.
 func (b *bench) markNet(status, note string) {
-	if ds := b.netSet; ds != nil {
-		for _, t := range []string{toolDT, toolRclone, toolFind} {
-			b.markAll(ds, t, status, note)
-		}
-	}
+	b.markSFTP(status, note)
 	for _, r := range b.mem {
+		r.status, r.note = status, note
+	}
+}
+
+// markSFTP marks the cells of the SFTP table.
+func (b *bench) markSFTP(status, note string) {
+	if ds := b.netSet; ds != nil {
+		b.markAll(ds, toolDT, status, note)
+		b.markAll(ds, toolRclone, status, note)
+		r := b.row(ds, cellNoChange, toolFind)
 		r.status, r.note = status, note
 	}
 }
@@ -108,9 +114,7 @@ func (b *bench) runNet() {
 	if ds := b.netSet; ds != nil {
 		logf("== %s", ds.title)
 		if s, status, note := b.server("sftp"); s == nil {
-			for _, t := range []string{toolDT, toolRclone, toolFind} {
-				b.markAll(ds, t, status, note)
-			}
+			b.markSFTP(status, note)
 		} else {
 			b.runTool(ds, remoteTool(b.dovetailTool(ds), s.url, s.env))
 			rc := remoteTool(b.rcloneTool(ds), s.rclone, nil)
