@@ -15,7 +15,7 @@ import (
 // Defaults for the multipart settings of a Config left at zero.
 const (
 	DefaultMultipartThreshold = 64 << 20
-	DefaultPartSize           = 16 << 20
+	DefaultPartSize           = 8 << 20
 	DefaultConcurrency        = 4
 
 	// minPartSize is the smallest part S3 accepts (except the last one).

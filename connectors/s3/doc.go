@@ -12,7 +12,7 @@
 // upload, replace an object atomically. Every body is sent with its
 // Content-MD5, so a server that would store a body cut short by a dropped
 // connection (versitygw does) refuses it. Files are uploaded in parts of
-// PartSize (16 MiB), Concurrency (4) at a time, from MultipartThreshold
+// PartSize (8 MiB), Concurrency (4) at a time, from MultipartThreshold
 // (64 MiB) on when the reader can seek (hashed first), else from one part
 // on (each part is hashed in its buffer); the buffers come from a pool
 // shared by the Conn, so memory stays at most Concurrency × PartSize
