@@ -392,6 +392,11 @@ func runScenario(t *testing.T, sc *scenario, kind *remoteKind, name string) {
 			t.Fatal(err)
 		}
 	}
+	if kind.srv != nil {
+		// The server's folder lives as long as the kind: free the space
+		// (crash scenarios write hundreds of MiB) as soon as we are done.
+		t.Cleanup(func() { os.RemoveAll(e.remote) })
+	}
 	// Make everything removable again (chmod 000 folders) before TempDir's
 	// own cleanup, which was registered earlier and so runs later.
 	t.Cleanup(func() {
