@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -110,6 +111,31 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
+// noMtime stores an unknown modification time in the base. Modification
+// times are kept apart from the other times because a file may really have
+// been modified at the instant 0 (1970-01-01, the time tools such as Nix
+// and reproducible builds set): that instant is stored as 0, as any other
+// instant. Base rows written before this distinction hold 0 for both, and
+// read back as the epoch, which is what a file time of 0 is; only folders,
+// whose times are never compared, had unknown ones.
+const noMtime = math.MinInt64
+
+// toMtime stores a modification time of the base.
+func toMtime(t time.Time) int64 {
+	if t.IsZero() {
+		return noMtime
+	}
+	return t.UnixNano()
+}
+
+// fromMtime is the inverse of toMtime.
+func fromMtime(n int64) time.Time {
+	if n == noMtime {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
 const baseColumns = "path, dir, size, hash, local_mtime, local_id, local_rev, remote_mtime, remote_id, remote_rev"
 
 // subtreeBounds returns the key range holding dir and everything below it:
@@ -164,8 +190,8 @@ func (db *DB) scanBase(ctx context.Context, query string, fn func(Entry) error, 
 			return fmt.Errorf("read base tree from %s: %w", db.path, err)
 		}
 		e.Dir = dir != 0
-		e.LocalModTime = fromNanos(lmtime)
-		e.RemoteModTime = fromNanos(rmtime)
+		e.LocalModTime = fromMtime(lmtime)
+		e.RemoteModTime = fromMtime(rmtime)
 		if err := fn(e); err != nil {
 			return err
 		}

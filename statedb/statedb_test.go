@@ -1098,3 +1098,35 @@ func TestJournal(t *testing.T) {
 		t.Fatalf("after reopen: %+v", left)
 	}
 }
+
+// A file modified at the Unix epoch keeps that time in the base; it is not
+// the zero time (unknown), which would make it look changed on every run.
+func TestEpochModTimeRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTemp(t)
+	epoch := time.Unix(0, 0)
+	want := []Entry{
+		{Path: "epoch.txt", Size: 3, LocalModTime: epoch, RemoteModTime: epoch},
+		{Path: "dir", Dir: true},
+	}
+	if err := db.Update(ctx, func(tx *Tx) error {
+		for _, e := range want {
+			if err := tx.PutBase(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		got, ok, err := db.BaseEntry(ctx, w.Path)
+		if err != nil || !ok {
+			t.Fatalf("BaseEntry(%s): %v %v", w.Path, ok, err)
+		}
+		if !got.LocalModTime.Equal(w.LocalModTime) || got.LocalModTime.IsZero() != w.LocalModTime.IsZero() ||
+			!got.RemoteModTime.Equal(w.RemoteModTime) || got.RemoteModTime.IsZero() != w.RemoteModTime.IsZero() {
+			t.Errorf("%s: times %v / %v, want %v / %v", w.Path, got.LocalModTime, got.RemoteModTime, w.LocalModTime, w.RemoteModTime)
+		}
+	}
+}

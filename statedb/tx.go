@@ -98,8 +98,8 @@ func (tx *Tx) PutBase(e Entry) error {
 		dir = 1
 	}
 	_, err := tx.exec(putBaseSQL, e.Path, dir, e.Size, e.Hash,
-		toNanos(e.LocalModTime), e.LocalID, e.LocalRev,
-		toNanos(e.RemoteModTime), e.RemoteID, e.RemoteRev)
+		toMtime(e.LocalModTime), e.LocalID, e.LocalRev,
+		toMtime(e.RemoteModTime), e.RemoteID, e.RemoteRev)
 	if err != nil {
 		return fmt.Errorf("put base entry %s: %w", e.Path, err)
 	}

@@ -142,8 +142,13 @@ func printReport(w io.Writer, rep *engine.Report, localName, remoteName string) 
 		parts = append(parts, plural(c.Conflicts, "conflict"))
 	}
 	what := "already in sync"
-	if len(parts) > 0 {
+	switch {
+	case len(parts) > 0:
 		what = strings.Join(parts, ", ")
+	case c.Failed > 0 && !rep.DryRun:
+		what = "nothing to do apart from what failed (below)"
+	case c.Failed > 0:
+		what = "nothing to do apart from the problems below"
 	}
 	if c.Bytes > 0 {
 		what += fmt.Sprintf(" (%s transferred)", humanBytes(c.Bytes))

@@ -72,7 +72,6 @@ var knownBugs = map[string]map[string]string{
 	},
 	"webdav": {
 		"083-rename-chain": "pending/911-rename-onto-file-same-size-same-second.txt",
-		"094-odd-mtimes":   "pending/912-mtime-at-the-epoch.txt",
 	},
 }
 
