@@ -64,12 +64,6 @@ var remoteKinds = []struct {
 // When the bug is fixed, delete the entries and move the pending scenario
 // up.
 var knownBugs = map[string]map[string]string{
-	"s3": {
-		"015-rename-folder-local":             "pending/910-s3-folder-move.txt",
-		"054-second-sync-noop":                "pending/910-s3-folder-move.txt",
-		"064-excluded-survives-folder-rename": "pending/910-s3-folder-move.txt",
-		"081-folder-renamed-while-file-added": "pending/910-s3-folder-move.txt",
-	},
 	"webdav": {
 		"083-rename-chain": "pending/911-rename-onto-file-same-size-same-second.txt",
 	},

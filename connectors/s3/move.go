@@ -101,7 +101,17 @@ func (c *Conn) moveFolder(ctx context.Context, from, to string) error {
 			wg.Go(func() {
 				defer func() { <-sem }()
 				dst := dstPrefix + strings.TrimPrefix(key, srcPrefix)
-				if err := c.copyObject(ctx, key, dst, aws.ToInt64(o.Size), etagRev(o.ETag, o.LastModified, 0)); err != nil {
+				var err error
+				if strings.HasSuffix(key, "/") {
+					// A folder marker has no content to copy (and some
+					// servers, versitygw among them, refuse to copy one):
+					// make a new one.
+					_, err = c.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &c.cfg.Bucket, Key: aws.String(dst),
+						Body: strings.NewReader(""), ContentLength: aws.Int64(0)})
+				} else {
+					err = c.copyObject(ctx, key, dst, aws.ToInt64(o.Size), etagRev(o.ETag, o.LastModified, 0))
+				}
+				if err != nil {
 					mu.Lock()
 					firstErr = cmpErr(firstErr, classify("move", from, fmt.Errorf("copying %q: %w", key, err)))
 					mu.Unlock()
