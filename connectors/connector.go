@@ -94,6 +94,12 @@ type Features struct {
 	// Trash reports whether the connector implements Trasher, so deleted and
 	// overwritten content is kept rather than destroyed.
 	Trash bool
+	// RevTracksContent reports that Entry.Rev changes whenever the content
+	// changes, even when size and time stay the same (an ETag, a file
+	// replaced by another with a new inode), and not on mere reads. The
+	// engine then counts a new Rev as a change, which size and time alone
+	// can miss (two same-size versions written within the time precision).
+	RevTracksContent bool
 	// Rules names the provider rule set (see package rules) that paths stored
 	// here must satisfy; "" means no restrictions beyond ValidPath.
 	Rules string

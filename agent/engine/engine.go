@@ -183,7 +183,7 @@ func (p *Pair) run(ctx context.Context, scope []Scope) (*Report, error) {
 		rep.Problems = append(rep.Problems, lists[s].problems...)
 	}
 
-	in := reconcile.Input{Base: base, Local: lists[0].entries, Remote: lists[1].entries, Now: p.Now(), Options: p.Options}
+	in := reconcile.Input{Base: base, Local: lists[0].entries, Remote: lists[1].entries, Now: p.Now(), Options: p.options(sides)}
 	drop := p.check(lists, base, ruleSets, rep)
 	dropPaths(&in, drop)
 	plan := reconcile.Reconcile(in)
@@ -288,6 +288,21 @@ func (p *Pair) gatherAll(ctx context.Context, sides [2]connectors.Connector, fil
 	}
 
 	return &gathered{base: base, lists: lists, files: files}, nil
+}
+
+// options completes the reconciler's options with what the connectors
+// know about themselves: time precision, and whether their Rev tracks the
+// content.
+func (p *Pair) options(sides [2]connectors.Connector) reconcile.Options {
+	o := p.Options
+	for s, c := range sides {
+		f := c.Features()
+		if o.Precision[s] == 0 {
+			o.Precision[s] = f.ModTimePrecision
+		}
+		o.RevTracksContent[s] = o.RevTracksContent[s] || f.RevTracksContent
+	}
+	return o
 }
 
 func (p *Pair) name(s reconcile.Side) string {

@@ -50,6 +50,11 @@ func changedVerdict(b *Base, e *connectors.Entry, s Side, o Options) verdict {
 		return different
 	}
 	timeSame := sameTime(e.ModTime, b.Meta[s].ModTime, o.Precision[s])
+	if timeSame && o.RevTracksContent[s] && e.Rev != "" && b.Meta[s].Rev != "" && e.Rev != b.Meta[s].Rev {
+		// Same size and time, but the side says the content is new (a
+		// same-size file renamed over it within the same second).
+		timeSame = false
+	}
 	if o.Compare == CompareHash {
 		if timeSame {
 			return same

@@ -133,6 +133,10 @@ type Options struct {
 	// Side): times closer than the coarser of the two relevant precisions
 	// are equal.
 	Precision [2]time.Duration
+	// RevTracksContent says, per side, that a Rev different from the
+	// base's means the content changed, even with the same size and time
+	// (see connectors.Features.RevTracksContent).
+	RevTracksContent [2]bool
 }
 
 // Base is what both sides agreed on for a path after its last successful

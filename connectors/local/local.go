@@ -111,6 +111,7 @@ func New(root string, opts Options) (*Conn, error) {
 		ModTimePrecision: 0,
 		ServerSideMove:   true,
 		ConditionalWrite: false,
+		RevTracksContent: true, // size, time and inode: a file renamed over another is new
 		CaseInsensitive:  false,
 		Trash:            c.trash != "",
 		Rules:            "linux",

@@ -105,6 +105,7 @@ func New(opts Options) *Conn {
 			ModTimePrecision: opts.ModTimePrecision,
 			ServerSideMove:   !opts.NoMove,
 			ConditionalWrite: true,
+			RevTracksContent: true,
 			CaseInsensitive:  opts.CaseInsensitive,
 			Trash:            !opts.NoTrash,
 			Rules:            opts.Rules,

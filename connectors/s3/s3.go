@@ -114,6 +114,7 @@ func New(ctx context.Context, cfg Config) (*Conn, error) {
 			SetModTime:       !cfg.ServerModTime,
 			ServerSideMove:   true,
 			ConditionalWrite: true,
+			RevTracksContent: true, // the ETag
 			Rules:            "s3",
 		},
 	}

@@ -51,6 +51,7 @@ func New(ctx context.Context, cfg Config) (*Conn, error) {
 			SetModTime:       false,
 			ModTimePrecision: time.Second,
 			ServerSideMove:   true,
+			RevTracksContent: true, // the ETag
 			Rules:            "webdav",
 		},
 	}
