@@ -66,9 +66,30 @@ func New(ctx context.Context, cfg Config) (*Conn, error) {
 		c.Close()
 		return nil, connectors.Errorf(connectors.Exists, "connect", "", "%s is a file, not a folder", cfg)
 	default:
+		c.removeStaleProbes(ctx)
 		c.atomicPut, c.features.ConditionalWrite = c.probe(ctx)
 	}
 	return c, nil
+}
+
+// removeStaleProbes removes probe files that a process killed during New
+// left in the root; nothing else ever would, since Walk hides them. A
+// probe of another connection in progress at this very moment may be
+// among them: losing its file only makes that connection fall back to the
+// cautious settings (temporary name and MOVE, best-effort conditions).
+func (c *Conn) removeStaleProbes(ctx context.Context) {
+	prefix := connectors.TempPrefix + "probe."
+	self := c.segsOf("")
+	var stale []string
+	c.propfind(ctx, "connect", "", "1", func(r resource) error {
+		if rest, ok := under(r.segs, self); r.err == nil && ok && len(rest) == 1 && !r.dir && strings.HasPrefix(rest[0], prefix) {
+			stale = append(stale, rest[0])
+		}
+		return nil
+	})
+	for _, name := range stale {
+		c.removeDebris(ctx, name)
+	}
 }
 
 // Close releases the connector's idle connections. The connector stays
