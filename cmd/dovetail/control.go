@@ -216,19 +216,28 @@ func writeControlJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func doStatus(ctx context.Context, c *api.Client, o *controlOpts, _ string, w io.Writer) error {
+// statusOf fetches the tasks' status. It writes the answer itself for
+// --json and when there are no tasks, and then returns no tasks.
+func statusOf(ctx context.Context, c *api.Client, o *controlOpts, w io.Writer) ([]api.TaskStatus, error) {
 	tasks, err := c.Status(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if o.json {
-		return writeControlJSON(w, struct {
+		return nil, writeControlJSON(w, struct {
 			Tasks []api.TaskStatus `json:"tasks"`
 		}{nonEmpty(tasks)})
 	}
 	if len(tasks) == 0 {
 		fmt.Fprintln(w, noTasks)
-		return nil
+	}
+	return tasks, nil
+}
+
+func doStatus(ctx context.Context, c *api.Client, o *controlOpts, _ string, w io.Writer) error {
+	tasks, err := statusOf(ctx, c, o, w)
+	if err != nil || len(tasks) == 0 {
+		return err
 	}
 	now := time.Now()
 	for i, t := range tasks {
@@ -290,18 +299,9 @@ func printTaskStatus(w io.Writer, t api.TaskStatus, now time.Time) {
 }
 
 func doTaskList(ctx context.Context, c *api.Client, o *controlOpts, _ string, w io.Writer) error {
-	tasks, err := c.Status(ctx)
-	if err != nil {
+	tasks, err := statusOf(ctx, c, o, w)
+	if err != nil || len(tasks) == 0 {
 		return err
-	}
-	if o.json {
-		return writeControlJSON(w, struct {
-			Tasks []api.TaskStatus `json:"tasks"`
-		}{nonEmpty(tasks)})
-	}
-	if len(tasks) == 0 {
-		fmt.Fprintln(w, noTasks)
-		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tDIRECTION\tLOCAL\tREMOTE")
