@@ -291,16 +291,15 @@ func (p *Pair) gatherAll(ctx context.Context, sides [2]connectors.Connector, fil
 }
 
 // options completes the reconciler's options with what the connectors
-// know about themselves: time precision, and whether their Rev tracks the
-// content.
+// know about themselves: whether their Rev tracks the content. (Their time
+// precision is not passed on: every connector lists the time it stored, so
+// exact comparison is right, and a coarse precision would let two
+// different new files of equal size, written within the same second, pass
+// as equal on a first merge.)
 func (p *Pair) options(sides [2]connectors.Connector) reconcile.Options {
 	o := p.Options
 	for s, c := range sides {
-		f := c.Features()
-		if o.Precision[s] == 0 {
-			o.Precision[s] = f.ModTimePrecision
-		}
-		o.RevTracksContent[s] = o.RevTracksContent[s] || f.RevTracksContent
+		o.RevTracksContent[s] = o.RevTracksContent[s] || c.Features().RevTracksContent
 	}
 	return o
 }
