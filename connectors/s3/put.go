@@ -358,11 +358,38 @@ func (c *Conn) putMultipart(ctx context.Context, p string, first []byte, body io
 }
 
 // abort drops a multipart upload and its stored parts, even when ctx is
-// already cancelled.
+// already cancelled. A part whose request the client gave up on may still
+// be finishing at the server and bring the upload back (versitygw does),
+// so abort checks that the upload is gone and aborts again if not.
 func (c *Conn) abort(ctx context.Context, key, id *string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	c.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &c.cfg.Bucket, Key: key, UploadId: id})
+	for try := 0; try < 10; try++ {
+		c.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &c.cfg.Bucket, Key: key, UploadId: id})
+		if !c.uploadExists(actx, key, id) {
+			return
+		}
+		select {
+		case <-actx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// uploadExists reports whether the multipart upload id of key is still
+// listed (false also when listing fails: nothing more can be done then).
+func (c *Conn) uploadExists(ctx context.Context, key, id *string) bool {
+	out, err := c.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &c.cfg.Bucket, Prefix: key})
+	if err != nil {
+		return false
+	}
+	for _, u := range out.Uploads {
+		if aws.ToString(u.Key) == aws.ToString(key) && aws.ToString(u.UploadId) == aws.ToString(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // Recover aborts the multipart uploads left unfinished for the key of p
