@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/dovetail-sync/dovetail/agent/config"
 )
 
 // demoFiles seed the demo pair's local folder on its first run.
@@ -17,23 +19,10 @@ var demoFiles = map[string]string{
 	"photos/2026/summer.txt": "(a photo would be here)\n",
 }
 
-// demoDir is where the demo pair lives: $XDG_DATA_HOME/dovetail/demo.
-func demoDir() string {
-	dir := os.Getenv("XDG_DATA_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = os.TempDir()
-		}
-		dir = filepath.Join(home, ".local", "share")
-	}
-	return filepath.Join(dir, "dovetail", "demo")
-}
-
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", demoDir(), "where the demo pair lives (`DIR`/local and DIR/remote)")
+	dir := fs.String("dir", config.DemoDir(), "where the demo pair lives (`DIR`/local and DIR/remote)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: dovetail demo [--dir DIR]\n\nSyncs DIR/local with DIR/remote, creating them with a few files on the first run.\n")
 		printFlags(fs)
@@ -42,22 +31,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	localDir, remoteDir := filepath.Join(*dir, "local"), filepath.Join(*dir, "remote")
-	if _, err := os.Stat(localDir); os.IsNotExist(err) {
-		for name, body := range demoFiles {
-			p := filepath.Join(localDir, filepath.FromSlash(name))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				fmt.Fprintf(stderr, "dovetail: %v\n", err)
-				return exitError
-			}
-			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-				fmt.Fprintf(stderr, "dovetail: %v\n", err)
-				return exitError
-			}
-		}
-		if err := os.MkdirAll(remoteDir, 0o755); err != nil {
-			fmt.Fprintf(stderr, "dovetail: %v\n", err)
-			return exitError
-		}
+	_, statErr := os.Stat(localDir)
+	if err := seedDemo(localDir, remoteDir); err != nil {
+		fmt.Fprintf(stderr, "dovetail: %v\n", err)
+		return exitError
+	}
+	if os.IsNotExist(statErr) {
 		fmt.Fprintf(stdout, "Created a demo pair:\n  local:  %s\n  remote: %s\n", localDir, remoteDir)
 	}
 	fs2, o := syncFlags(stderr)
