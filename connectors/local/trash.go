@@ -34,16 +34,11 @@ func (c *Conn) Trash(ctx context.Context, p string) error {
 	if err := ctx.Err(); err != nil {
 		return c.wrap(op, p, err)
 	}
-	dirfd, err := c.openDir(h, connectors.Parent(p))
+	dirfd, name, st, err := c.lookup(op, h, p)
 	if err != nil {
-		return c.wrap(op, p, err)
+		return err
 	}
 	defer closeDir(h, dirfd)
-	name := connectors.Base(p)
-	st, err := statAt(dirfd, name)
-	if err != nil {
-		return c.wrap(op, p, err)
-	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return connectors.Errorf(connectors.Invalid, op, p, "is a folder; delete it once empty")
 	}

@@ -134,6 +134,21 @@ func (c *Conn) Put(ctx context.Context, p string, src io.Reader, opts connectors
 	return entryOf(p, &st), nil
 }
 
+// lookup opens the folder holding p (release it with closeDir) and stats
+// p in it, without following a link.
+func (c *Conn) lookup(op string, h *dirHandle, p string) (dirfd int, name string, st *unix.Stat_t, err error) {
+	dirfd, err = c.openDir(h, connectors.Parent(p))
+	if err != nil {
+		return -1, "", nil, c.wrap(op, p, err)
+	}
+	name = connectors.Base(p)
+	if st, err = statAt(dirfd, name); err != nil {
+		closeDir(h, dirfd)
+		return -1, "", nil, c.wrap(op, p, err)
+	}
+	return dirfd, name, st, nil
+}
+
 // checkDest applies Put's rules to what is at p.
 func checkDest(op, p string, isDir, exists bool, rev string, opts connectors.PutOptions) error {
 	switch {
@@ -195,21 +210,15 @@ func (c *Conn) Mkdir(ctx context.Context, p string) (connectors.Entry, error) {
 		if err := os.MkdirAll(c.root, 0o777); err != nil {
 			return connectors.Entry{}, c.wrap(op, p, err)
 		}
+		return c.Stat(ctx, "")
 	}
-	h, err := c.begin(op, p, p == "")
+	h, err := c.begin(op, p, false)
 	if err != nil {
 		return connectors.Entry{}, err
 	}
 	defer runtime.KeepAlive(h)
 	if err := ctx.Err(); err != nil {
 		return connectors.Entry{}, c.wrap(op, p, err)
-	}
-	if p == "" {
-		var st unix.Stat_t
-		if err := unix.Fstat(h.fd, &st); err != nil {
-			return connectors.Entry{}, c.wrap(op, p, err)
-		}
-		return entryOf("", &st), nil
 	}
 	parent, name := connectors.Parent(p), connectors.Base(p)
 	dirfd, err := c.openDir(h, parent)
@@ -256,16 +265,11 @@ func (c *Conn) Delete(ctx context.Context, p string, ifRev string) error {
 	if err := ctx.Err(); err != nil {
 		return c.wrap(op, p, err)
 	}
-	dirfd, err := c.openDir(h, connectors.Parent(p))
+	dirfd, name, st, err := c.lookup(op, h, p)
 	if err != nil {
-		return c.wrap(op, p, err)
+		return err
 	}
 	defer closeDir(h, dirfd)
-	name := connectors.Base(p)
-	st, err := statAt(dirfd, name)
-	if err != nil {
-		return c.wrap(op, p, err)
-	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		err := unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
